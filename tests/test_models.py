@@ -142,3 +142,66 @@ def test_bundled_models_load_and_run_through_the_python_api():
     assert [len(o) for o in out] == [len(wave), 9000]
     assert all(np.isfinite(o).all() for o in out)
     assert np.std(out[0]) > 0
+
+
+def _numpy_gain(noisy, decoded, bins, exponent):
+    smooth = lambda a: np.apply_along_axis(  # noqa: E731
+        lambda r: np.convolve(r, np.ones(bins) / bins, mode="same"), -1, a)
+    ratio = smooth(decoded ** 2) / np.maximum(smooth(noisy ** 2), 1e-12)
+    return np.minimum(ratio ** (0.5 * exponent), 1.0)
+
+
+def test_gain_resynthesis_scales_the_noisy_magnitude_by_the_decoder_gain():
+    from vqkeras.layers.spectral_resynthesis import SpectralResynthesis
+    from vqkeras.models.vq_enhancer_model import decoder_gain
+
+    rng = np.random.default_rng(3)
+    noisy = rng.random((2, 4, 33)).astype("float32") + 1e-3
+    decoded = rng.random((2, 4, 33)).astype("float32") * 1.5
+    got = ops.convert_to_numpy(decoder_gain(noisy, decoded, 5, 0.5))
+    np.testing.assert_allclose(got, _numpy_gain(noisy, decoded, 5, 0.5), rtol=1e-4, atol=1e-6)
+    assert got.max() <= 1.0 and got.min() >= 0.0
+
+    model = random_codebook(build_from_preset("enhancer-tiny", seed=0, resynthesis="gain",
+                                              gain_bins=5, gain_exponent=0.5))
+    waves = [synth_speech(1.0, seed=4) + 0.05 * rng.standard_normal(16000).astype("float32"),
+             synth_speech(0.6, seed=5)]
+    enhanced = enhance_waveforms(model, waves)
+    for wave, e in zip(waves, enhanced):
+        out = run_model(model, [wave], ("features", "decoded"))[0]
+        noisy_mag, dec_mag = np.expm1(out["features"]), np.expm1(out["decoded"])
+        magnitude = noisy_mag * _numpy_gain(noisy_mag, dec_mag, 5, 0.5)
+        synth = SpectralResynthesis(model.fft_length, model.hop_length, window="hamming")
+        expected = ops.convert_to_numpy(synth(magnitude[None].astype("float32"), wave[None]))[0]
+        np.testing.assert_allclose(e, expected, atol=2e-5)
+        # the gain never adds energy: the output is no louder than the input
+        assert np.sum(e ** 2) <= np.sum(wave ** 2) * 1.01
+        np.testing.assert_allclose(e, enhance_waveforms(model, [wave])[0], atol=1e-5)
+
+
+def test_resynthesis_options_are_checked_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="resynthesis"):
+        VQEnhancerModel.from_preset("enhancer-tiny", resynthesis="mask")
+    with pytest.raises(ValueError, match="gain_bins"):
+        VQEnhancerModel.from_preset("enhancer-tiny", resynthesis="gain", gain_bins=4)
+    model = VQEnhancerModel.from_preset("enhancer-tiny", resynthesis="gain", gain_bins=7)
+    path = os.path.join(tmp_path, "gain.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert (loaded.resynthesis, loaded.gain_bins, loaded.gain_exponent) == ("gain", 7, 0.5)
+
+
+def test_log_input_transform_is_log_magnitude_above_the_floor():
+    from vqkeras.layers.stft_magnitude import STFTMagnitude
+
+    x = synth_speech(0.5, seed=6)[None]
+    plain = ops.convert_to_numpy(STFTMagnitude(hop_length=256)(x))
+    logged = ops.convert_to_numpy(STFTMagnitude(hop_length=256, log=True)(x))
+    np.testing.assert_allclose(logged, np.log(plain / np.sqrt(1e-7)), rtol=1e-4, atol=1e-4)
+    assert logged.min() >= -1e-5
+    with pytest.raises(ValueError, match="exclusive"):
+        STFTMagnitude(log=True, log1p=True)
+    model = random_codebook(build_from_preset("vqscore-tiny", seed=0, input_transform="log"))
+    out = run_model(model, [x[0]], ("features", "vqscore"))[0]
+    np.testing.assert_allclose(out["features"], logged[0], rtol=1e-4, atol=1e-4)
+    assert np.isfinite(out["vqscore"])

@@ -1,4 +1,6 @@
 """Magnitude spectrogram features for padded batches of waveforms."""
+import math
+
 import keras
 from keras import ops
 
@@ -55,6 +57,10 @@ class STFTMagnitude(keras.layers.Layer):
             Defaults to 1e-7.
         log1p: bool. Whether to return `log1p` of the magnitude. Defaults to
             `False`.
+        log: bool. Whether to return `log(magnitude / sqrt(power_floor))`,
+            a log magnitude that is 0 at the floor and never negative (a gain
+            change shifts every bin above the floor by the same amount). Defaults to `False`;
+            exclusive with `log1p`.
 
     Call arguments:
         waveform: float tensor [batch, samples].
@@ -71,13 +77,16 @@ class STFTMagnitude(keras.layers.Layer):
     """
 
     def __init__(self, fft_length=512, hop_length=256, window="hann",
-                 power_floor=1e-7, log1p=False, **kwargs):
+                 power_floor=1e-7, log1p=False, log=False, **kwargs):
         super().__init__(**kwargs)
+        if log1p and log:
+            raise ValueError("STFTMagnitude: `log1p` and `log` are exclusive")
         self.fft_length = fft_length
         self.hop_length = hop_length
         self.window = window
         self.power_floor = power_floor
         self.log1p = log1p
+        self.log = log
 
     def call(self, waveform, lengths=None):
         waveform = ops.cast(waveform, "float32")
@@ -90,6 +99,8 @@ class STFTMagnitude(keras.layers.Layer):
         magnitude = ops.sqrt(ops.maximum(real * real + imag * imag, self.power_floor))
         if self.log1p:
             magnitude = ops.log1p(magnitude)
+        elif self.log:
+            magnitude = ops.log(magnitude) - 0.5 * math.log(self.power_floor)
         return magnitude
 
     def compute_output_shape(self, waveform_shape, lengths_shape=None):
@@ -101,5 +112,5 @@ class STFTMagnitude(keras.layers.Layer):
         config = super().get_config()
         config.update(fft_length=self.fft_length, hop_length=self.hop_length,
                       window=self.window, power_floor=self.power_floor,
-                      log1p=self.log1p)
+                      log1p=self.log1p, log=self.log)
         return config

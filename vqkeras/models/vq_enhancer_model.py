@@ -1,7 +1,31 @@
 """Label-free speech enhancement with a VQ-VAE trained on clean speech."""
 import keras
+from keras import ops
 
-from vqkeras.models.vqvae_model import VQVAEModel
+from vqkeras.models.vqvae_model import VQVAEModel, features_to_magnitude
+
+RESYNTHESIS_MODES = ("decoded", "gain")
+
+
+def smooth_over_frequency(values, bins):
+    """Moving average over the last axis (`bins` wide, odd, zero padded at
+    the edges): [batch, frames, freq] -> same shape."""
+    if bins <= 1:
+        return values
+    batch, frames, freq = ops.shape(values)[0], ops.shape(values)[1], ops.shape(values)[2]
+    flat = ops.reshape(values, (-1, freq, 1))
+    kernel = ops.ones((bins, 1, 1), values.dtype) / bins
+    return ops.reshape(ops.conv(flat, kernel, padding="same"), (batch, frames, freq))
+
+
+def decoder_gain(noisy_magnitude, decoded_magnitude, bins=9, exponent=0.5):
+    """Gain in [0, 1] per time-frequency bin from the decoder's clean-speech
+    estimate: the ratio of the decoded to the noisy magnitude, both as
+    power averaged over `bins` neighbouring frequency bins, raised to
+    `exponent` and capped at 1. It never adds energy to the input."""
+    ratio = smooth_over_frequency(ops.square(decoded_magnitude), bins) / ops.maximum(
+        smooth_over_frequency(ops.square(noisy_magnitude), bins), 1e-12)
+    return ops.minimum(ops.power(ratio, 0.5 * exponent), 1.0)
 
 
 @keras.saving.register_keras_serializable(package="vqkeras")
@@ -10,7 +34,13 @@ class VQEnhancerModel(VQVAEModel):
 
     Noisy speech is encoded, snapped to the nearest clean-speech codes and
     decoded; the decoded log1p magnitude (through expm1) is combined with the
-    noisy phase (`vqkeras.enhance`). Defaults are the paper's configuration:
+    noisy phase (`vqkeras.enhance`). With `resynthesis="gain"` the decoded
+    magnitude is used instead as a guide: the noisy magnitude is scaled by
+    `decoder_gain` (decoded / noisy, smoothed over `gain_bins` frequency
+    bins, to the power `gain_exponent`, at most 1), which keeps the input's
+    fine structure where the decoder, through its small codebook, cannot
+    rebuild it. This is a vqkeras option, not part of the paper. Defaults are
+    the paper's configuration:
     hop 128, log1p input, mean-removal CNN encoder 257-200-200-150-150-128-128
     with 2 Transformer layers, a 4096 x 128 Euclidean codebook, spectral
     convergence loss (x45) and VQ loss weight 3.
@@ -20,6 +50,11 @@ class VQEnhancerModel(VQVAEModel):
         codebook_dim: int. Defaults to 128.
         hidden_dims: tuple of 2 ints. Defaults to (200, 150).
         hop_length: int. Defaults to 128.
+        resynthesis: `"decoded"` (the paper: decoded magnitude, noisy
+            phase) or `"gain"` (noisy magnitude times `decoder_gain`, noisy
+            phase). Only affects enhancement, not training.
+        gain_bins: int, odd. Frequency smoothing of the gain. Defaults to 9.
+        gain_exponent: float in (0, 1]. Defaults to 0.5.
         **kwargs: any other `VQVAEModel` argument.
 
     Reference:
@@ -30,7 +65,14 @@ class VQEnhancerModel(VQVAEModel):
     task = "se"
 
     def __init__(self, codebook_size=4096, codebook_dim=128, hidden_dims=(200, 150),
-                 hop_length=128, **kwargs):
+                 hop_length=128, resynthesis="decoded", gain_bins=9, gain_exponent=0.5,
+                 **kwargs):
+        if resynthesis not in RESYNTHESIS_MODES:
+            raise ValueError(f"resynthesis must be one of {RESYNTHESIS_MODES}, got {resynthesis!r}")
+        if int(gain_bins) < 1 or int(gain_bins) % 2 == 0:
+            raise ValueError(f"gain_bins must be a positive odd integer, got {gain_bins!r}")
+        if not 0.0 < float(gain_exponent) <= 1.0:
+            raise ValueError(f"gain_exponent must be in (0, 1], got {gain_exponent!r}")
         kwargs.setdefault("input_transform", "log1p")
         kwargs.setdefault("normalization", "mean")
         kwargs.setdefault("num_transformer_layers", 2)
@@ -38,6 +80,24 @@ class VQEnhancerModel(VQVAEModel):
         kwargs.setdefault("reconstruction_loss", "spectral_convergence")
         kwargs.setdefault("vq_loss_weight", 3.0)
         super().__init__(codebook_size, codebook_dim, hidden_dims, hop_length, **kwargs)
+        self.resynthesis = resynthesis
+        self.gain_bins = int(gain_bins)
+        self.gain_exponent = float(gain_exponent)
+
+    def enhanced_magnitude(self, outputs):
+        """The magnitude that is resynthesised with the noisy phase, from the
+        model's outputs (`features`, `decoded`)."""
+        decoded = features_to_magnitude(self, outputs["decoded"])
+        if self.resynthesis == "decoded":
+            return decoded
+        noisy = features_to_magnitude(self, outputs["features"])
+        return noisy * decoder_gain(noisy, decoded, self.gain_bins, self.gain_exponent)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(resynthesis=self.resynthesis, gain_bins=self.gain_bins,
+                      gain_exponent=self.gain_exponent)
+        return config
 
     @classmethod
     def from_preset(cls, name, **overrides):

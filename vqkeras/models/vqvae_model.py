@@ -1,4 +1,6 @@
 """The VQ-VAE shared by the quality estimator and the enhancer."""
+import math
+
 import keras
 from keras import ops
 
@@ -26,6 +28,19 @@ def masked_mean_over_time(values, mask):
     return ops.sum(values * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
 
 
+INPUT_TRANSFORMS = ("none", "log1p", "log")
+
+
+def features_to_magnitude(model, features):
+    """Inverts a model's input transform: STFT magnitude from (decoded)
+    features."""
+    if model.input_transform == "log1p":
+        return ops.expm1(features)
+    if model.input_transform == "log":
+        return ops.exp(features + 0.5 * math.log(model.stft.power_floor))
+    return features
+
+
 class VQVAEModel(keras.Model):
     """Functional VQ-VAE on STFT magnitudes: waveform in, codes and
     reconstruction out. `VQScoreModel` and `VQEnhancerModel` set the paper's
@@ -45,7 +60,8 @@ class VQVAEModel(keras.Model):
         hidden_dims: tuple of 2 ints. Encoder/decoder widths.
         hop_length: int. STFT hop in samples.
         fft_length: int. Defaults to 512.
-        input_transform: `"none"` or `"log1p"`.
+        input_transform: `"none"`, `"log1p"` or `"log"` (log magnitude
+            relative to the STFT floor, see `STFTMagnitude`).
         normalization: `"instance"` or `"mean"` (see `ConvEncoder`).
         num_transformer_layers: int. Transformer layers in encoder and decoder.
         num_heads: int. Defaults to 8.
@@ -67,8 +83,9 @@ class VQVAEModel(keras.Model):
                  kmeans_iters=10, threshold_ema_dead_code=0.0, commitment_weight=1.0,
                  freeze_codebook=False, reconstruction_loss="cosine",
                  reconstruction_weight=45.0, vq_loss_weight=1.0, seed=None, **kwargs):
-        if input_transform not in ("none", "log1p"):
-            raise ValueError(f"input_transform must be 'none' or 'log1p', got {input_transform!r}")
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(f"input_transform must be one of {INPUT_TRANSFORMS}, "
+                             f"got {input_transform!r}")
         if reconstruction_loss not in ("cosine", "spectral_convergence"):
             raise ValueError("reconstruction_loss must be 'cosine' or 'spectral_convergence', "
                              f"got {reconstruction_loss!r}")
@@ -76,7 +93,7 @@ class VQVAEModel(keras.Model):
         waveform = keras.Input(shape=(None,), name="waveform")
         length = keras.Input(shape=(), dtype="int32", name="length")
         features = STFTMagnitude(fft_length, hop_length, log1p=input_transform == "log1p",
-                                 name="stft")(waveform, length)
+                                 log=input_transform == "log", name="stft")(waveform, length)
         mask = FrameMask(hop_length, name="frame_mask")(length, features)
         encoder = ConvEncoder(hidden_dims, codebook_dim, normalization=normalization,
                               num_transformer_layers=num_transformer_layers,
