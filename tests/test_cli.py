@@ -133,6 +133,27 @@ def test_enhance_keeps_relative_names_and_refuses_inside_input(tmp_path, corpus,
     assert not (corpus / "out").exists()
 
 
+def test_enhance_resynthesis_flag_switches_to_the_decoder_gain(tmp_path, corpus):
+    from vqkeras.api import enhance, load_model
+
+    model = tiny_model(tmp_path, "enhancer-tiny")
+    out = tmp_path / "gain"
+    assert main(["enhance", str(corpus / "a.wav"), "-o", str(out), "--model", model,
+                 "--resynthesis", "gain", "--float", "--quiet"]) == 0
+    got, _ = sf.read(out / "a.wav", dtype="float32")
+    wave, _ = sf.read(corpus / "a.wav", dtype="float32")
+    expected = enhance([wave], model=model, resynthesis="gain")[0]
+    decoded = enhance([wave], model=model)[0]
+    assert load_model(model, task="se").resynthesis == "decoded"
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert not np.allclose(expected, decoded, atol=1e-3)
+    assert np.sum(expected.astype("float64") ** 2) <= np.sum(wave.astype("float64") ** 2) * 1.01
+    with pytest.raises(SystemExit) as exit_info:
+        main(["enhance", str(corpus / "a.wav"), "-o", str(out), "--model", model,
+              "--resynthesis", "mask"])
+    assert exit_info.value.code == 2
+
+
 def test_convert_errors_are_one_line_and_write_nothing(tmp_path, capsys):
     pytest.importorskip("torch")
     se = shared_path("reference", "se_checkpoint.pkl")

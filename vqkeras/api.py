@@ -94,13 +94,15 @@ def score(inputs, model=None, variant="cos_z", batch_size=16):
     return scores
 
 
-def enhance(inputs, model=None, batch_size=4):
+def enhance(inputs, model=None, batch_size=4, resynthesis=None):
     """Enhanced versions of waveforms or audio files (16 kHz float32 arrays,
-    same lengths as the inputs)."""
+    same lengths as the inputs). `resynthesis` (`"decoded"` or `"gain"`, see
+    `VQEnhancerModel`) overrides the model's own setting."""
     from vqkeras.inference import enhance_waveforms
 
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model, task="se")
+    model = model.with_resynthesis(resynthesis)
     waves = _as_waveforms(inputs)
     out = []
     for start in range(0, len(waves), batch_size):

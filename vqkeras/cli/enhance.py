@@ -18,6 +18,10 @@ def add_arguments(p):
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
     p.add_argument("-o", "--output-dir", required=True, metavar="OUTDIR")
     p.add_argument("--model", help="a .keras enhancement model (default: the bundled model)")
+    p.add_argument("--resynthesis", choices=["decoded", "gain"], default=None,
+                   help="decoded: the decoder's magnitude with the noisy phase (the paper); "
+                        "gain: the noisy magnitude scaled by a decoder-guided gain "
+                        "(default: the model's own setting)")
     p.add_argument("--float", dest="float32", action="store_true",
                    help="write 32-bit float wavs (default 16-bit PCM)")
     p.add_argument("--batch-size", type=int, default=4)
@@ -79,7 +83,7 @@ def run(args):
     for src, dst in plan:
         if os.path.abspath(dst) in inputs:
             raise UsageError(f"{dst} would overwrite an input file; choose another output folder")
-    model = load_model_or_exit(args.model, "se")
+    model = load_model_or_exit(args.model, "se").with_resynthesis(args.resynthesis)
     threshold = CHUNK_THRESHOLD_S if args.chunk_threshold is None else args.chunk_threshold
     failed = 0
     for arg, message in errors:

@@ -93,6 +93,18 @@ class VQEnhancerModel(VQVAEModel):
         noisy = features_to_magnitude(self, outputs["features"])
         return noisy * decoder_gain(noisy, decoded, self.gain_bins, self.gain_exponent)
 
+    def with_resynthesis(self, resynthesis=None):
+        """This model, or a copy sharing its weights' values that resynthesises
+        with `resynthesis` (`"decoded"` or `"gain"`); None keeps the model's
+        own setting."""
+        if resynthesis is None or resynthesis == self.resynthesis:
+            return self
+        config = self.get_config()
+        config["resynthesis"] = resynthesis
+        copy = self.__class__.from_config(config)
+        copy.set_weights(self.get_weights())
+        return copy
+
     def get_config(self):
         config = super().get_config()
         config.update(resynthesis=self.resynthesis, gain_bins=self.gain_bins,
