@@ -2,13 +2,15 @@
 0, 5 and 10 dB SNR, for one or more enhancement models.
 
     python bench/enhancement_quality.py [MODEL.keras ...] [--items 60]
-        [--out runs/enhancement_set]
+        [--noises val|test] [--out DIR] [--resynthesis decoded gain]
 
 Builds (once) an additive-noise set from ../shared/data: held-out
 LibriSpeech speakers (never used for training) mixed with the validation
-noises at 0, 5 and 10 dB. With no model given, the bundled default
+noises at 0, 5 and 10 dB (`--noises test`: the noises held back from
+validation, in runs/enhancement_test). With no model given, the bundled default
 enhancer is used. Prints one row per SNR: noisy PESQ/STOI, then each
-model's enhanced PESQ/STOI.
+model's enhanced PESQ/STOI, once per --resynthesis mode (default: each
+model's own setting).
 """
 import argparse
 import os
@@ -24,7 +26,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="*")
     p.add_argument("--items", type=int, default=60)
-    p.add_argument("--out", default=os.path.join(ROOT, "runs", "enhancement_set"))
+    p.add_argument("--noises", choices=["val", "test"], default="val")
+    p.add_argument("--out")
+    p.add_argument("--resynthesis", nargs="+", choices=["decoded", "gain"], default=[None])
     args = p.parse_args()
     if not os.path.isdir(SHARED):
         sys.exit(f"{SHARED} not found: this benchmark needs ../shared/data beside the checkout")
@@ -33,11 +37,14 @@ def main():
     from vqkeras.enhancing import enhance_many
     from vqkeras.evaluation.metrics import pesq_wb, stoi
 
-    labels = os.path.join(args.out, "labels.csv")
+    out = args.out or os.path.join(
+        ROOT, "runs", "enhancement_set" if args.noises == "val" else "enhancement_test")
+    labels = os.path.join(out, "labels.csv")
     if not os.path.exists(labels):
         split = default_split(SHARED)
-        labels = build_noisy_set(split["val_speech"], split["val_noise"], [], args.out,
-                                 snrs=(0, 5, 10), num_items=args.items, seed=2,
+        labels = build_noisy_set(split["val_speech"], split[f"{args.noises}_noise"], [], out,
+                                 snrs=(0, 5, 10), num_items=args.items,
+                                 seed=2 if args.noises == "val" else 3,
                                  degradations={"noise": 1.0})
     items = load_noisy_set(labels, with_clean=True)
     snr = np.array([it["snr"] for it in items])
@@ -46,13 +53,18 @@ def main():
     columns = {"noisy": noisy}
     for path in args.models or [None]:
         model = load_model(path, task="se")
-        columns[os.path.basename(path) if path else "default"] = enhance_many(model, noisy)
+        for mode in args.resynthesis:
+            name = os.path.basename(path) if path else "default"
+            if mode:
+                name += f" [{mode}]"
+            columns[name] = enhance_many(model.with_resynthesis(mode), noisy)
     table = {}
     for name, waves in columns.items():
         table[name] = (np.array([pesq_wb(c, w) for c, w in zip(clean, waves)]),
                        np.array([stoi(c, w) for c, w in zip(clean, waves)]))
-    header = f"{'SNR':>5s}" + "".join(f"{name[:24]:>28s}" for name in columns)
-    print(f"{len(items)} items, held-out speakers, validation noises")
+    header = f"{'SNR':>5s}" + "".join(f"{name[-26:]:>28s}" for name in columns)
+    print(f"{len(items)} items, held-out speakers, "
+          f"{'validation' if args.noises == 'val' else 'held-out test'} noises")
     print(header)
     print(f"{'':5s}" + "".join(f"{'PESQ   STOI':>28s}" for _ in columns))
     for value in sorted(set(snr)):
