@@ -102,7 +102,8 @@ def enhance(inputs, model=None, batch_size=4, resynthesis=None):
 
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model, task="se")
-    model = model.with_resynthesis(resynthesis)
+    if resynthesis is not None:
+        model = model.with_resynthesis(resynthesis)
     waves = _as_waveforms(inputs)
     out = []
     for start in range(0, len(waves), batch_size):

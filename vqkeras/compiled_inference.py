@@ -12,7 +12,7 @@ from keras import ops
 
 from vqkeras.layers.spectral_resynthesis import SpectralResynthesis
 from vqkeras.layers.stft_magnitude import frame_mask
-from vqkeras.models.vqvae_model import COS_EPS, features_to_magnitude, frame_cosine
+from vqkeras.models.vqvae_model import COS_EPS, frame_cosine
 
 _CACHE_ATTR = "_vqkeras_compiled"
 
@@ -53,10 +53,7 @@ def quantize_graph(model, z, mask):
 
 def enhance_graph(model, waveform, length):
     outputs = model({"waveform": waveform, "length": length}, training=False)
-    if hasattr(model, "enhanced_magnitude"):
-        magnitude = model.enhanced_magnitude(outputs)
-    else:
-        magnitude = features_to_magnitude(model, outputs["decoded"])
+    magnitude = model.enhanced_magnitude(outputs)
     synth = SpectralResynthesis(model.fft_length, model.hop_length, window="hamming")
     return synth(magnitude, waveform, length)
 

@@ -85,9 +85,9 @@ class VQEnhancerModel(VQVAEModel):
         self.gain_exponent = float(gain_exponent)
 
     def enhanced_magnitude(self, outputs):
-        """The magnitude that is resynthesised with the noisy phase, from the
-        model's outputs (`features`, `decoded`)."""
-        decoded = features_to_magnitude(self, outputs["decoded"])
+        """The decoded magnitude, or with `resynthesis="gain"` the noisy
+        magnitude times `decoder_gain`."""
+        decoded = super().enhanced_magnitude(outputs)
         if self.resynthesis == "decoded":
             return decoded
         noisy = features_to_magnitude(self, outputs["features"])

@@ -155,6 +155,11 @@ class VQVAEModel(keras.Model):
                          "codebook_usage", "dead_codes")
         }
 
+    def enhanced_magnitude(self, outputs):
+        """The magnitude that is resynthesised with the input's phase, from
+        the model's outputs: the decoded features as a magnitude."""
+        return features_to_magnitude(self, outputs["decoded"])
+
     # ----------------------------------------------------------------- loss
     def reconstruction_error(self, features, decoded, mask):
         """The paper's reconstruction loss (unweighted) over valid frames."""
