@@ -24,6 +24,9 @@ EXTRAS = {
     "test": ["pytest>=7"],
     # BayesianOptimization in `vqkeras tune` needs scikit-learn.
     "tune": ["scikit-learn>=1.3"],
+    # `--engine beam` and vqkeras.beam: RunInference on any Beam runner.
+    # 2.77 resolves with tensorflow 2.16, numpy < 2 and torch 2.13.
+    "beam": ["apache-beam==2.77.*"],
 }
 EXTRAS["all"] = sorted({r for reqs in EXTRAS.values() for r in reqs})
 
