@@ -2,11 +2,12 @@
 of the training side of a speaker split, as 16 kHz mono PCM16 FLAC.
 
     python bench/gpu_audio_subset.py SHARED_DATA OUT_DIR [--megabytes 38]
-        [--max-seconds 8] [--split all_speech_split] [--check-files 24]
+        [--max-seconds 6] [--split all_speech_split] [--check-files 24]
 
 Files are taken round-robin over the speech sources (so every source and as
 many speakers as possible are in), each cut to its first `--max-seconds`,
-until the FLAC files reach `--megabytes`. Validation speakers never enter:
+until the FLAC files reach `--megabytes`; sources with few speakers are capped
+(`--cap`) so the budget goes to speaker variety. Validation speakers never enter:
 only the training side of the split is read. `OUT_DIR/check/` gets a few of
 the same files for the speed check. Prints what was written.
 """
@@ -29,10 +30,12 @@ def main():
     p.add_argument("shared_data")
     p.add_argument("out_dir")
     p.add_argument("--megabytes", type=float, default=38.0)
-    p.add_argument("--max-seconds", type=float, default=8.0)
+    p.add_argument("--max-seconds", type=float, default=6.0)
     p.add_argument("--split", default="all_speech_split",
                    help="function of vqkeras.data.splits giving (train, validation) files")
     p.add_argument("--check-files", type=int, default=24)
+    p.add_argument("--cap", action="append", default=["ljspeech-141=20", "vcc2018=30"],
+                   metavar="SOURCE=N", help="at most N files of SOURCE (few-speaker sources)")
     args = p.parse_args()
 
     split = getattr(splits, args.split, None) or splits.default_speech_split
@@ -41,9 +44,11 @@ def main():
     for path in sorted(train):
         rel = os.path.relpath(path, os.path.join(args.shared_data, "speech"))
         by_source[rel.split(os.sep)[0]].append(path)
+    caps = {k: int(v) for k, v in (c.split("=") for c in args.cap)}
     rng = np.random.default_rng(0)
-    for files in by_source.values():
+    for source, files in by_source.items():
         rng.shuffle(files)
+        del files[caps.get(source, len(files)):]
     order = []
     while any(by_source.values()):
         for source in sorted(by_source):
