@@ -37,7 +37,10 @@ def shard(items, spec):
     return [p for k, p in enumerate(ordered) if k % n == i - 1]
 
 
-def _load(path):
+def load_item(path):
+    """(path, waveform, original rate, error): the file read and resampled
+    by `read_audio`, or (path, None, None, message) when it cannot be used.
+    Never raises, so one bad file never stops a corpus run."""
     try:
         wave, rate = read_audio(path)
         return path, wave, rate, None
@@ -47,8 +50,16 @@ def _load(path):
         return path, None, None, f"{path}: {type(err).__name__}: {err}"
 
 
-def _batches(loaded, batch_size):
-    """Groups loaded items into batches of similar length."""
+def error_row(path, error):
+    """The result row of a file that could not be read."""
+    return {"path": path, "vqscore": None, "duration_s": None,
+            "sample_rate": None, "error": error}
+
+
+def length_batches(loaded, batch_size):
+    """Groups loaded items (`load_item` results without error) into batches
+    of similar length: at most `batch_size` items and MAX_BATCH_SAMPLES
+    padded samples each; files over MAX_BATCHED_SECONDS go alone."""
     short = [x for x in loaded if len(x[1]) <= MAX_BATCHED_SECONDS * SAMPLE_RATE]
     long = [x for x in loaded if len(x[1]) > MAX_BATCHED_SECONDS * SAMPLE_RATE]
     short.sort(key=lambda x: len(x[1]))
@@ -74,26 +85,41 @@ def score_files(model, paths, batch_size=16, segment_seconds=None, frames=False,
     equal scoring each file alone; they come back in chunk order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for start in range(0, len(paths), chunk_files):
-            chunk = list(pool.map(_load, paths[start:start + chunk_files]))
+            chunk = list(pool.map(load_item, paths[start:start + chunk_files]))
             for path, wave, rate, error in chunk:
                 if error:
-                    yield {"path": path, "vqscore": None, "duration_s": None,
-                           "sample_rate": None, "error": error}
+                    yield error_row(path, error)
             ok = [x for x in chunk if x[3] is None]
-            for batch in _batches(ok, batch_size):
-                try:
-                    scores, per_frame = score_frames(model, [x[1] for x in batch])
-                except Exception as err:  # e.g. out of memory on one huge file
-                    for path, wave, rate, _ in batch:
-                        yield {"path": path, "vqscore": None, "sample_rate": rate,
-                               "duration_s": round(len(wave) / SAMPLE_RATE, 3),
-                               "error": f"{path}: scoring failed ({type(err).__name__}: {err})"}
-                    continue
-                for (path, wave, rate, _), score, fs in zip(batch, scores, per_frame):
-                    result = {"path": path, "vqscore": score, "sample_rate": rate,
-                              "duration_s": round(len(wave) / SAMPLE_RATE, 3), "error": ""}
-                    if segment_seconds:
-                        result["segments"] = segment_means(fs, model.hop_length, segment_seconds)
-                    if frames:
-                        result["frame_scores"] = [round(float(v), 6) for v in fs]
-                    yield result
+            for batch in length_batches(ok, batch_size):
+                yield from score_batch(model, batch, segment_seconds, frames)
+
+
+def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
+    """Result rows of one padded batch of `load_item` results.
+
+    Args:
+        model: the VQScore model (its `hop_length` places segments).
+        batch: list of (path, waveform, rate, None).
+        segment_seconds: also give per-segment means under `segments`.
+        frames: also give per-frame scores under `frame_scores`.
+        scorer: `(model, waveforms) -> (scores, frame_scores)`; defaults to
+            `score_frames` (another engine may pass its own model runner).
+    """
+    scorer = scorer or score_frames
+    try:
+        scores, per_frame = scorer(model, [x[1] for x in batch])
+    except Exception as err:  # e.g. out of memory on one huge file
+        return [{"path": path, "vqscore": None, "sample_rate": rate,
+                 "duration_s": round(len(wave) / SAMPLE_RATE, 3),
+                 "error": f"{path}: scoring failed ({type(err).__name__}: {err})"}
+                for path, wave, rate, _ in batch]
+    rows = []
+    for (path, wave, rate, _), score, fs in zip(batch, scores, per_frame):
+        result = {"path": path, "vqscore": score, "sample_rate": rate,
+                  "duration_s": round(len(wave) / SAMPLE_RATE, 3), "error": ""}
+        if segment_seconds:
+            result["segments"] = segment_means(fs, model.hop_length, segment_seconds)
+        if frames:
+            result["frame_scores"] = [round(float(v), 6) for v in fs]
+        rows.append(result)
+    return rows
