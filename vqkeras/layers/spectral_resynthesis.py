@@ -42,15 +42,22 @@ class SpectralResynthesis(keras.layers.Layer):
     Only each item's own frames (from `lengths`) enter its overlap-add, so an
     item in a padded batch gets the waveform it would get alone.
 
+    With `scale_input=True` the first argument is a gain instead: the
+    input's own STFT (magnitude and phase) is multiplied by it, so a gain of
+    1 everywhere gives the input back and a gain of at most 1 never makes a
+    frequency band louder than the input.
+
     Args:
         fft_length: int. Defaults to 512.
         hop_length: int. Must divide `fft_length`. Defaults to 128.
         window: str. `"hamming"` or `"hann"`, periodic. Defaults to
             `"hamming"`.
+        scale_input: bool. Whether the first call argument is a gain for the
+            input's STFT rather than a magnitude. Defaults to `False`.
 
     Call arguments:
         magnitude: float tensor [batch, frames, fft_length // 2 + 1], linear
-            magnitude.
+            magnitude (with `scale_input`, a gain).
         waveform: float tensor [batch, samples] giving the phase.
         lengths: optional int tensor [batch].
 
@@ -58,13 +65,15 @@ class SpectralResynthesis(keras.layers.Layer):
         Float tensor [batch, samples]; samples beyond each length are zero.
     """
 
-    def __init__(self, fft_length=512, hop_length=128, window="hamming", **kwargs):
+    def __init__(self, fft_length=512, hop_length=128, window="hamming", scale_input=False,
+                 **kwargs):
         super().__init__(**kwargs)
         if fft_length % hop_length:
             raise ValueError("hop_length must divide fft_length")
         self.fft_length = fft_length
         self.hop_length = hop_length
         self.window = window
+        self.scale_input = bool(scale_input)
         self._window = periodic_window(window, fft_length)
 
     def call(self, magnitude, waveform, lengths=None):
@@ -82,13 +91,18 @@ class SpectralResynthesis(keras.layers.Layer):
                               self.hop_length, self.fft_length, window=window, center=False)
         steps = ops.shape(magnitude)[1]
         real, imag = real[:, :steps], imag[:, :steps]
-        radius = ops.sqrt(real * real + imag * imag)
-        safe = ops.where(radius > 0, radius, 1.0)
-        cos = ops.where(radius > 0, real / safe, 1.0)
-        sin = ops.where(radius > 0, imag / safe, 0.0)
         mask = frame_mask(lengths, steps, self.hop_length)[:, :, None]
-        magnitude = magnitude * mask
-        frames = ops.irfft((magnitude * cos, magnitude * sin), self.fft_length)
+        if self.scale_input:
+            # `magnitude` is a gain for the input's own spectrum.
+            gain = magnitude * mask
+            frames = ops.irfft((gain * real, gain * imag), self.fft_length)
+        else:
+            radius = ops.sqrt(real * real + imag * imag)
+            safe = ops.where(radius > 0, radius, 1.0)
+            cos = ops.where(radius > 0, real / safe, 1.0)
+            sin = ops.where(radius > 0, imag / safe, 0.0)
+            magnitude = magnitude * mask
+            frames = ops.irfft((magnitude * cos, magnitude * sin), self.fft_length)
         frames = frames * window[None, None, :]
         signal = overlap_add(frames, self.hop_length)
         envelope = overlap_add(mask * ops.square(window)[None, None, :], self.hop_length)
@@ -101,5 +115,6 @@ class SpectralResynthesis(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(fft_length=self.fft_length, hop_length=self.hop_length, window=self.window)
+        config.update(fft_length=self.fft_length, hop_length=self.hop_length, window=self.window,
+                      scale_input=self.scale_input)
         return config

@@ -2,9 +2,22 @@
 import keras
 from keras import ops
 
+from vqkeras.layers.log_mmse_gain import PriorLogMMSEGain
 from vqkeras.models.vqvae_model import VQVAEModel, features_to_magnitude
 
-RESYNTHESIS_MODES = ("decoded", "gain")
+RESYNTHESIS_MODES = ("decoded", "gain", "logmmse_prior")
+# Settings of the "logmmse_prior" mode (see `PriorLogMMSEGain`), with their
+# defaults (tuned on the validation noises, bench/enhancement_quality.py).
+LOGMMSE_DEFAULTS = {
+    "prior_weight": 0.5,
+    "dd_alpha": 0.98,
+    "min_prior_snr_db": -25.0,
+    "gain_floor_db": -15.0,
+    "smoothing_bins": 3,
+    "noise_window_frames": 151,
+    "noise_smooth_frames": 9,
+    "noise_bias": 2.0,
+}
 
 
 def smooth_over_frequency(values, bins):
@@ -39,8 +52,14 @@ class VQEnhancerModel(VQVAEModel):
     `decoder_gain` (decoded / noisy, smoothed over `gain_bins` frequency
     bins, to the power `gain_exponent`, at most 1), which keeps the input's
     fine structure where the decoder, through its small codebook, cannot
-    rebuild it. This is a vqkeras option, not part of the paper. Defaults are
-    the paper's configuration:
+    rebuild it. With `resynthesis="logmmse_prior"` the decoded magnitude is a
+    speech prior inside a statistical suppression gain (`PriorLogMMSEGain`):
+    the noise power is tracked from the input by minimum statistics, the
+    a-priori SNR mixes the decoded-speech-to-noise ratio with the
+    decision-directed estimate, and the Ephraim-Malah log-MMSE gain, floored
+    and capped at 1, scales the input's own STFT (`enhancement_gain`), so no
+    frequency band comes out louder than it went in. Both are vqkeras options,
+    not part of the paper. Defaults are the paper's configuration:
     hop 128, log1p input, mean-removal CNN encoder 257-200-200-150-150-128-128
     with 2 Transformer layers, a 4096 x 128 Euclidean codebook, spectral
     convergence loss (x45) and VQ loss weight 3.
@@ -51,10 +70,15 @@ class VQEnhancerModel(VQVAEModel):
         hidden_dims: tuple of 2 ints. Defaults to (200, 150).
         hop_length: int. Defaults to 128.
         resynthesis: `"decoded"` (the paper: decoded magnitude, noisy
-            phase) or `"gain"` (noisy magnitude times `decoder_gain`, noisy
-            phase). Only affects enhancement, not training.
+            phase), `"gain"` (noisy magnitude times `decoder_gain`, noisy
+            phase) or `"logmmse_prior"` (the input's STFT times the
+            `PriorLogMMSEGain` with the decoded magnitude as prior). Only
+            affects enhancement, not training.
         gain_bins: int, odd. Frequency smoothing of the gain. Defaults to 9.
         gain_exponent: float in (0, 1]. Defaults to 0.5.
+        logmmse: dict or None. Settings of the `"logmmse_prior"` mode, any of
+            the keys of `LOGMMSE_DEFAULTS` (`PriorLogMMSEGain` arguments);
+            missing keys take those defaults.
         **kwargs: any other `VQVAEModel` argument.
 
     Reference:
@@ -66,13 +90,19 @@ class VQEnhancerModel(VQVAEModel):
 
     def __init__(self, codebook_size=4096, codebook_dim=128, hidden_dims=(200, 150),
                  hop_length=128, resynthesis="decoded", gain_bins=9, gain_exponent=0.5,
-                 **kwargs):
+                 logmmse=None, **kwargs):
         if resynthesis not in RESYNTHESIS_MODES:
             raise ValueError(f"resynthesis must be one of {RESYNTHESIS_MODES}, got {resynthesis!r}")
         if int(gain_bins) < 1 or int(gain_bins) % 2 == 0:
             raise ValueError(f"gain_bins must be a positive odd integer, got {gain_bins!r}")
         if not 0.0 < float(gain_exponent) <= 1.0:
             raise ValueError(f"gain_exponent must be in (0, 1], got {gain_exponent!r}")
+        unknown = sorted(set(logmmse or {}) - set(LOGMMSE_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown logmmse settings {unknown}; "
+                             f"expected some of {sorted(LOGMMSE_DEFAULTS)}")
+        logmmse = {**LOGMMSE_DEFAULTS, **(logmmse or {})}
+        PriorLogMMSEGain(**logmmse)  # checks the values
         kwargs.setdefault("input_transform", "log1p")
         kwargs.setdefault("normalization", "mean")
         kwargs.setdefault("num_transformer_layers", 2)
@@ -83,20 +113,39 @@ class VQEnhancerModel(VQVAEModel):
         self.resynthesis = resynthesis
         self.gain_bins = int(gain_bins)
         self.gain_exponent = float(gain_exponent)
+        self.logmmse = logmmse
+
+    @property
+    def scales_input(self):
+        """Whether enhancement multiplies the input's own STFT by
+        `enhancement_gain` (the `"logmmse_prior"` mode) rather than
+        resynthesising `enhanced_magnitude` with the input's phase."""
+        return self.resynthesis == "logmmse_prior"
+
+    def enhancement_gain(self, outputs):
+        """The `"logmmse_prior"` gain [batch, frames, bins] in [0, 1] from the
+        model's outputs: `PriorLogMMSEGain` of the noisy magnitude with the
+        decoded magnitude as speech prior."""
+        noisy = features_to_magnitude(self, outputs["features"])
+        decoded = features_to_magnitude(self, outputs["decoded"])
+        return PriorLogMMSEGain(**self.logmmse)(noisy, decoded, outputs["frame_mask"])
 
     def enhanced_magnitude(self, outputs):
         """The decoded magnitude, or with `resynthesis="gain"` the noisy
-        magnitude times `decoder_gain`."""
+        magnitude times `decoder_gain`, or with `"logmmse_prior"` the noisy
+        magnitude times `enhancement_gain`."""
         decoded = super().enhanced_magnitude(outputs)
         if self.resynthesis == "decoded":
             return decoded
         noisy = features_to_magnitude(self, outputs["features"])
+        if self.resynthesis == "logmmse_prior":
+            return noisy * self.enhancement_gain(outputs)
         return noisy * decoder_gain(noisy, decoded, self.gain_bins, self.gain_exponent)
 
     def with_resynthesis(self, resynthesis=None):
         """This model, or a copy sharing its weights' values that resynthesises
-        with `resynthesis` (`"decoded"` or `"gain"`); None keeps the model's
-        own setting."""
+        with `resynthesis` (one of `RESYNTHESIS_MODES`); None keeps the
+        model's own setting."""
         if resynthesis is None or resynthesis == self.resynthesis:
             return self
         config = self.get_config()
@@ -108,7 +157,7 @@ class VQEnhancerModel(VQVAEModel):
     def get_config(self):
         config = super().get_config()
         config.update(resynthesis=self.resynthesis, gain_bins=self.gain_bins,
-                      gain_exponent=self.gain_exponent)
+                      gain_exponent=self.gain_exponent, logmmse=dict(self.logmmse))
         return config
 
     @classmethod
