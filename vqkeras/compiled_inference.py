@@ -53,6 +53,11 @@ def quantize_graph(model, z, mask):
 
 def enhance_graph(model, waveform, length):
     outputs = model({"waveform": waveform, "length": length}, training=False)
+    # issue 11: gain modes ("logmmse_prior") scale the input's own STFT.
+    if getattr(model, "scales_input", False):
+        synth = SpectralResynthesis(model.fft_length, model.hop_length, window="hamming",
+                                    scale_input=True)
+        return synth(model.enhancement_gain(outputs), waveform, length)
     magnitude = model.enhanced_magnitude(outputs)
     synth = SpectralResynthesis(model.fft_length, model.hop_length, window="hamming")
     return synth(magnitude, waveform, length)
