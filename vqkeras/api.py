@@ -96,8 +96,9 @@ def score(inputs, model=None, variant="cos_z", batch_size=16):
 
 def enhance(inputs, model=None, batch_size=4, resynthesis=None):
     """Enhanced versions of waveforms or audio files (16 kHz float32 arrays,
-    same lengths as the inputs). `resynthesis` (`"decoded"` or `"gain"`, see
-    `VQEnhancerModel`) overrides the model's own setting."""
+    same lengths as the inputs). `resynthesis` (`"decoded"`, `"gain"` or
+    `"logmmse_prior"`, see `VQEnhancerModel`) overrides the model's own
+    setting."""
     from vqkeras.inference import enhance_waveforms
 
     if model is None or isinstance(model, (str, os.PathLike)):

@@ -18,10 +18,12 @@ def add_arguments(p):
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
     p.add_argument("-o", "--output-dir", required=True, metavar="OUTDIR")
     p.add_argument("--model", help="a .keras enhancement model (default: the bundled model)")
-    p.add_argument("--resynthesis", choices=["decoded", "gain"], default=None,
+    # issue 11: logmmse_prior
+    p.add_argument("--resynthesis", choices=["decoded", "gain", "logmmse_prior"], default=None,
                    help="decoded: the decoder's magnitude with the noisy phase (the paper); "
-                        "gain: the noisy magnitude scaled by a decoder-guided gain "
-                        "(default: the model's own setting)")
+                        "gain: the noisy magnitude scaled by a decoder-guided gain; "
+                        "logmmse_prior: a log-MMSE noise suppressor with the decoder's "
+                        "magnitude as speech prior (default: the model's own setting)")
     p.add_argument("--float", dest="float32", action="store_true",
                    help="write 32-bit float wavs (default 16-bit PCM)")
     p.add_argument("--batch-size", type=int, default=4)
