@@ -64,7 +64,7 @@ def test_score_folder_writes_contract_columns_and_error_rows(tmp_path, corpus, c
         assert name in by_name[name]["error"]
 
 
-def test_score_edge_cases_get_scores_or_clear_errors(tmp_path, capsys):
+def test_score_edge_cases_get_scores_or_error_rows(tmp_path, capsys):
     model = tiny_model(tmp_path, "vqscore-tiny")
     root = tmp_path / "edge"
     root.mkdir()
@@ -77,8 +77,11 @@ def test_score_edge_cases_get_scores_or_clear_errors(tmp_path, capsys):
     out = tmp_path / "edge.csv"
     assert main(["score", str(root), "--model", model, "--output", str(out), "--quiet"]) == 1
     rows = {os.path.basename(r["path"]): r for r in read_csv(out)}
-    for name in ("silence.wav", "tiny.wav", "speech.ogg"):
-        assert rows[name]["error"] == "" and np.isfinite(float(rows[name]["vqscore"])), name
+    assert rows["speech.ogg"]["error"] == "" and np.isfinite(float(rows["speech.ogg"]["vqscore"]))
+    assert "no speech signal" in rows["silence.wav"]["error"]
+    assert "shorter than one analysis frame" in rows["tiny.wav"]["error"]
+    for name in ("silence.wav", "tiny.wav"):
+        assert rows[name]["vqscore"] == "" and rows[name]["duration_s"] != "", name
     assert "NaN" in rows["nan.wav"]["error"] and rows["nan.wav"]["vqscore"] == ""
 
 

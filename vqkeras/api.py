@@ -28,8 +28,9 @@ def load_model(path=None, task="qe"):
     Returns:
         A `VQScoreModel` or `VQEnhancerModel`.
     """
-    import keras
+    from vqkeras.startup_noise import import_keras_quietly
 
+    keras = import_keras_quietly()
     from vqkeras.models.vqvae_model import VQVAEModel
 
     if path is None:
@@ -42,7 +43,7 @@ def load_model(path=None, task="qe"):
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:
-        raise ModelError(f"{path}: not a loadable vqkeras model ({str(err).splitlines()[0][:200]})") from None
+        raise ModelError(_why_not_loadable(path, err)) from None
     if not isinstance(model, VQVAEModel):
         raise ModelError(f"{path}: holds a {type(model).__name__}, not a vqkeras model")
     if task is not None and getattr(model, "task", None) != task:
@@ -52,7 +53,93 @@ def load_model(path=None, task="qe"):
     return model
 
 
-def _as_waveforms(inputs):
+_EXPECTED = ("expected a .keras file written by vqkeras (a zip archive holding "
+             "config.json and model.weights.h5)")
+
+
+def _first_line(text, limit=300):
+    line = (text.strip().splitlines() or [""])[0]
+    if len(line) > limit:
+        line = line[:limit].rsplit(" ", 1)[0] + " ..."
+    return line
+
+
+def _why_not_loadable(path, err):
+    """A one-line message saying what the file at `path` is and what was
+    expected, for a file Keras could not load."""
+    import zipfile
+
+    size = os.path.getsize(path)
+    if size == 0:
+        return f"{path}: is an empty file; {_EXPECTED}"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+        if "config.json" not in names:
+            return (f"{path}: is a zip archive without config.json, not a Keras model; "
+                    f"{_EXPECTED}")
+        return (f"{path}: is a .keras archive that does not load as a vqkeras model "
+                f"({_first_line(str(err)) or type(err).__name__})")
+    with open(path, "rb") as f:
+        head = f.read(512)
+    kinds = [(b"\x89HDF", "an HDF5 file (a legacy .h5 model?)"),
+             (b"RIFF", "an audio file (WAV)"), (b"fLaC", "an audio file (FLAC)"),
+             (b"OggS", "an audio file (Ogg)"), (b"ID3", "an audio file (MP3)"),
+             (b"\x80", "a Python pickle (a PyTorch checkpoint? convert it with "
+                       "`vqkeras convert CHECKPOINT.pkl --task qe|se -o MODEL.keras`)")]
+    what = next((name for magic, name in kinds if head.startswith(magic)), None)
+    if what is None:
+        try:
+            head.decode("utf-8")
+            what = "a text file" if b"\0" not in head else "a binary file"
+        except UnicodeDecodeError:
+            what = "a binary file"
+    return f"{path}: is {what} ({size} bytes), not a model; {_EXPECTED}"
+
+
+# Models that `score` and `enhance` loaded from a path (or the bundled
+# default), reused across calls: loading afresh on every call made TensorFlow
+# trace new functions each time (its "retracing" warnings).
+_LOADED = {}
+_LOADED_MAX = 4
+
+
+def _model_for(model, task):
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return model
+    path = BUNDLED[task] if model is None else os.fspath(model)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return load_model(model, task=task)  # raises the clear error
+    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size, task)
+    if key not in _LOADED:
+        loaded = load_model(model, task=task)
+        while len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = loaded
+    return _LOADED[key]
+
+
+def _with_resynthesis(model, resynthesis):
+    """`model.with_resynthesis(resynthesis)`, made once per model and mode."""
+    if resynthesis is None:
+        return model
+    cache = getattr(model, "_vqkeras_resynthesis", None)
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, "_vqkeras_resynthesis", cache)
+    if resynthesis not in cache:
+        cache[resynthesis] = model.with_resynthesis(resynthesis)
+    return cache[resynthesis]
+
+
+def _as_waveforms(inputs, allow_empty=False, errors=None):
+    """Waveforms of `inputs`. With an `errors` list, an unreadable file
+    becomes None and its message is appended (else AudioError is raised);
+    errors gets "" for every other input."""
+    from vqkeras.audio import AudioError
+
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     elif isinstance(inputs, np.ndarray) and inputs.ndim == 1:
@@ -60,38 +147,71 @@ def _as_waveforms(inputs):
     waves = []
     for item in inputs:
         if isinstance(item, (str, os.PathLike)):
-            waves.append(read_audio(item)[0])
+            try:
+                waves.append(read_audio(item)[0])
+            except AudioError as err:
+                if errors is None:
+                    raise
+                waves.append(None)
+                errors.append(str(err))
+                continue
         else:
             w = np.asarray(item, dtype=np.float32)
-            if w.ndim != 1 or w.size == 0:
+            if w.ndim != 1 or (w.size == 0 and not allow_empty):
                 raise ValueError("waveforms must be non-empty 1-D arrays at "
                                  f"{SAMPLE_RATE} Hz; got shape {w.shape}")
             waves.append(w)
+        if errors is not None:
+            errors.append("")
     return waves
 
 
-def score(inputs, model=None, variant="cos_z", batch_size=16):
+def score(inputs, model=None, variant="cos_z", batch_size=16, return_errors=False):
     """VQScore of waveforms (1-D float arrays at 16 kHz) or audio files.
+
+    An input shorter than one analysis frame (512 samples) or without a
+    speech signal (loudest frame below -60 dBFS after removing DC: silence,
+    a constant, DC) gets NaN instead of a score; see `vqkeras.signal_check`.
+    The rule is decided before the model runs, so it is the same alone, in
+    any batch and on every backend.
 
     Args:
         inputs: a path, a waveform, or a list of either.
         model: a loaded `VQScoreModel`, a path to one, or None for the bundled
-            default model.
+            default model (a model loaded from a path is reused by later
+            calls while the file is unchanged).
         variant: `"cos_z"` (default), `"cos_x"`, `"l2_z"` or `"l2_x"`.
         batch_size: items per padded batch.
+        return_errors: bool. Also return why each NaN input got no score;
+            a file that cannot be read then gets NaN and its reason instead
+            of raising `AudioError`. Defaults to False.
 
     Returns:
-        A list of floats, one per input.
+        A list of floats, one per input (NaN where there is no score); with
+        `return_errors`, `(scores, errors)` where `errors[i]` is "" or the
+        reason input i got no score.
     """
-    from vqkeras.inference import score_waveforms
+    from vqkeras.startup_noise import import_keras_quietly
 
-    if model is None or isinstance(model, (str, os.PathLike)):
-        model = load_model(model, task="qe")
-    waves = _as_waveforms(inputs)
-    scores = []
-    for start in range(0, len(waves), batch_size):
-        scores.extend(score_waveforms(model, waves[start:start + batch_size], variant))
-    return scores
+    import_keras_quietly()
+    from vqkeras.inference import score_waveforms
+    from vqkeras.signal_check import signal_problem
+
+    model = _model_for(model, "qe")
+    errors = [] if return_errors else None
+    waves = _as_waveforms(inputs, allow_empty=True, errors=errors)
+    errors = errors if return_errors else [""] * len(waves)
+    frame_length = getattr(model, "fft_length", 512)
+    for i, w in enumerate(waves):
+        if w is not None and not errors[i]:
+            errors[i] = signal_problem(w, frame_length) or ""
+    scores = [float("nan")] * len(waves)
+    ok = [i for i, e in enumerate(errors) if not e]
+    for start in range(0, len(ok), batch_size):
+        idx = ok[start:start + batch_size]
+        for i, value in zip(idx, score_waveforms(model, [waves[i] for i in idx], variant)):
+            scores[i] = value
+    return (scores, errors) if return_errors else scores
 
 
 def enhance(inputs, model=None, batch_size=4, resynthesis=None):
@@ -99,12 +219,12 @@ def enhance(inputs, model=None, batch_size=4, resynthesis=None):
     same lengths as the inputs). `resynthesis` (`"decoded"`, `"gain"` or
     `"logmmse_prior"`, see `VQEnhancerModel`) overrides the model's own
     setting."""
+    from vqkeras.startup_noise import import_keras_quietly
+
+    import_keras_quietly()
     from vqkeras.inference import enhance_waveforms
 
-    if model is None or isinstance(model, (str, os.PathLike)):
-        model = load_model(model, task="se")
-    if resynthesis is not None:
-        model = model.with_resynthesis(resynthesis)
+    model = _with_resynthesis(_model_for(model, "se"), resynthesis)
     waves = _as_waveforms(inputs)
     out = []
     for start in range(0, len(waves), batch_size):

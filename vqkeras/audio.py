@@ -48,12 +48,19 @@ def read_audio(path, sample_rate=SAMPLE_RATE, resample=True):
 
 
 def write_audio(path, waveform, sample_rate=SAMPLE_RATE, subtype="PCM_16"):
-    """Writes a wav atomically (temporary file, then rename)."""
+    """Writes a wav atomically: to `path + ".part"`, then renamed, so a
+    killed writer never leaves a partial file under `path`. PCM subtypes
+    clip samples outside [-1, 1] (scale first to avoid that); "FLOAT" keeps
+    every value."""
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".part"
     waveform = np.asarray(waveform, dtype=np.float32)
     if subtype.startswith("PCM"):
         waveform = np.clip(waveform, -1.0, 1.0)
-    sf.write(tmp, waveform, sample_rate, subtype=subtype, format="WAV")
-    os.replace(tmp, path)
+    try:
+        sf.write(tmp, waveform, sample_rate, subtype=subtype, format="WAV")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -4,7 +4,13 @@ import time
 
 
 class Progress:
-    """Prints `label  done/total  rate  eta` on one line of stderr.
+    """Prints `label [bar] done/total files  rate  speed  eta` on one line of
+    stderr.
+
+    The clock starts at the first finished item, so model loading and
+    compilation do not count; the rate, real-time speed and eta appear from
+    the second finished item on (one item says nothing about the rate).
+    Messages printed with `note` go on their own line, above the bar.
 
     Args:
         total: int. Number of items.
@@ -20,27 +26,50 @@ class Progress:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.done = 0
         self.extra = 0.0
-        self.start = time.time()
+        self._first = None  # (time, done, audio seconds) at the first finished item
         self._last = 0.0
+        self._shown = False
+
+    def _line(self, now):
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        text = f"{self.label} [{bar}] {self.done}/{self.total} {self.unit}"
+        if self._first is not None and self.done > self._first[1] and now > self._first[0]:
+            elapsed = now - self._first[0]
+            rate = (self.done - self._first[1]) / elapsed
+            text += f" {rate:5.1f}/s"
+            audio = self.extra - self._first[2]
+            if audio > 0:
+                speed = audio / elapsed
+                text += f" {speed:6.0f}x real time" if speed >= 10 else f" {speed:5.1f}x real time"
+            text += f" eta {(self.total - self.done) / rate:5.0f}s"
+        return text
+
+    def _draw(self, now):
+        sys.stderr.write("\r\033[K" + self._line(now) + " ")
+        sys.stderr.flush()
+        self._shown = True
 
     def update(self, n=1, audio_seconds=0.0):
+        now = time.time()
+        if self._first is None:
+            self._first = (now, self.done + n, self.extra + audio_seconds)
         self.done += n
         self.extra += audio_seconds
-        now = time.time()
         if self.enabled and (now - self._last > 0.2 or self.done == self.total):
             self._last = now
-            elapsed = max(now - self.start, 1e-6)
-            rate = self.done / elapsed
-            eta = (self.total - self.done) / rate if rate > 0 else 0
-            width = 24
-            filled = int(width * self.done / max(self.total, 1))
-            bar = "#" * filled + "-" * (width - filled)
-            rt = f" {self.extra / elapsed:6.0f}x real time" if self.extra else ""
-            sys.stderr.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {self.unit} "
-                             f"{rate:5.1f}/s{rt} eta {eta:5.0f}s ")
-            sys.stderr.flush()
+            self._draw(now)
+
+    def note(self, message):
+        """Prints `message` on its own line of stderr, above the bar."""
+        if self.enabled and self._shown:
+            sys.stderr.write("\r\033[K")
+        print(message, file=sys.stderr)
+        if self.enabled and self._shown:
+            self._draw(time.time())
 
     def close(self):
-        if self.enabled:
+        if self.enabled and self._shown:
             sys.stderr.write("\n")
             sys.stderr.flush()

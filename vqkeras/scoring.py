@@ -24,7 +24,9 @@ def segment_means(scores, hop_length, segment_seconds, sample_rate=SAMPLE_RATE):
 
 def shard(items, spec):
     """Deterministic share `I/N` (1-based I) of a list: every item whose
-    position in the sorted list is I-1 modulo N."""
+    position in the sorted list is I-1 modulo N, kept in the list's own
+    order (so the shards of a folder come out in the same order as the
+    whole folder)."""
     if not spec:
         return items
     try:
@@ -33,8 +35,8 @@ def shard(items, spec):
         raise ValueError(f"--shard must look like I/N (e.g. 1/4), got {spec!r}") from None
     if not 1 <= i <= n:
         raise ValueError(f"--shard {spec}: I must be between 1 and N")
-    ordered = sorted(items)
-    return [p for k, p in enumerate(ordered) if k % n == i - 1]
+    chosen = {p for k, p in enumerate(sorted(items)) if k % n == i - 1}
+    return [p for p in items if p in chosen]
 
 
 def load_item(path):
@@ -76,22 +78,40 @@ def length_batches(loaded, batch_size):
         yield [item]
 
 
-def score_files(model, paths, batch_size=16, segment_seconds=None, frames=False,
+def iter_scores(model, paths, batch_size=16, segment_seconds=None, frames=False,
                 chunk_files=256, workers=2):
-    """Yields one result dict per path: `path`, `vqscore` (None on error),
-    `duration_s`, `sample_rate`, `error`, and optionally `segments` /
-    `frame_scores`. Files are read in a thread pool, sorted by length in
-    chunks of `chunk_files` and scored in padded, masked batches, so results
-    equal scoring each file alone; they come back in chunk order."""
+    """Yields (index into `paths`, result row) as rows are computed: files
+    are read in a thread pool, sorted by length in chunks of `chunk_files`
+    and scored in padded, masked batches, so the order is not the input
+    order (use `score_files` for that)."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for start in range(0, len(paths), chunk_files):
             chunk = list(pool.map(load_item, paths[start:start + chunk_files]))
-            for path, wave, rate, error in chunk:
-                if error:
-                    yield error_row(path, error)
+            position = {id(x): start + k for k, x in enumerate(chunk)}
+            for x in chunk:
+                if x[3]:
+                    yield position[id(x)], error_row(x[0], x[3])
             ok = [x for x in chunk if x[3] is None]
             for batch in length_batches(ok, batch_size):
-                yield from score_batch(model, batch, segment_seconds, frames)
+                for x, row in zip(batch, score_batch(model, batch, segment_seconds, frames)):
+                    yield position[id(x)], row
+
+
+def score_files(model, paths, batch_size=16, segment_seconds=None, frames=False,
+                chunk_files=256, workers=2):
+    """Yields one result dict per path, in the order of `paths`: `path`,
+    `vqscore` (None on error), `duration_s`, `sample_rate`, `error`, and
+    optionally `segments` / `frame_scores`. Scored in padded, masked
+    batches of similar length (see `iter_scores`), so results equal scoring
+    each file alone. Silent and too-short files get an error and no score
+    (see `vqkeras.signal_check`)."""
+    pending, upcoming = {}, 0
+    for index, row in iter_scores(model, paths, batch_size, segment_seconds, frames,
+                                  chunk_files, workers):
+        pending[index] = row
+        while upcoming in pending:
+            yield pending.pop(upcoming)
+            upcoming += 1
 
 
 def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
@@ -104,8 +124,23 @@ def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
         frames: also give per-frame scores under `frame_scores`.
         scorer: `(model, waveforms) -> (scores, frame_scores)`; defaults to
             `score_frames` (another engine may pass its own model runner).
+
+    Items that are too short or carry no speech signal
+    (`vqkeras.signal_check.signal_problem`) get an error row and never reach
+    the scorer.
     """
+    from vqkeras.signal_check import signal_problem
+
     scorer = scorer or score_frames
+    frame_length = getattr(model, "fft_length", 512)
+    problems = [signal_problem(x[1], frame_length) for x in batch]
+    if any(problems):
+        # Decided in numpy before the model: the same alone and in any batch.
+        kept = [x for x, p in zip(batch, problems) if not p]
+        rows = iter(score_batch(model, kept, segment_seconds, frames, scorer) if kept else [])
+        return [{"path": path, "vqscore": None, "sample_rate": rate,
+                 "duration_s": round(len(wave) / SAMPLE_RATE, 3), "error": f"{path}: {p}"}
+                if p else next(rows) for (path, wave, rate, _), p in zip(batch, problems)]
     try:
         scores, per_frame = scorer(model, [x[1] for x in batch])
     except Exception as err:  # e.g. out of memory on one huge file

@@ -1,11 +1,20 @@
 """Enhance speech with the VQ-VAE enhancer (label-free, trained on clean speech).
 
-Writes 16 kHz wavs into OUTDIR with the same relative names as the inputs
-(a folder argument keeps its inner structure). Inputs are never
-overwritten, and an OUTDIR inside an input folder is refused unless --force.
-Files longer than --chunk-threshold seconds are enhanced in overlapping
-10 s windows (exact path below it). Exit code: 0 if every file was
-enhanced, 1 if some failed, 2 on usage errors.
+Writes 16 kHz wavs into OUTDIR with the same relative names as the inputs,
+the extension replaced by .wav (a folder argument keeps its inner
+structure). When several inputs would get the same name (a.flac, a.ogg),
+each of them keeps its source extension: a.flac.wav, a.ogg.wav; a clash
+that remains is refused before anything is written. Files are 32-bit float
+WAV by default, which keeps the enhancer's output as it is (it can exceed
+1.0); --pcm16 writes 16-bit PCM and scales down, with a note, a file that
+would clip. Each file is written to a temporary name and renamed, so a
+killed run leaves no partial wav; existing outputs are refused unless
+--resume (keep complete ones, enhance the rest) or --force (overwrite).
+Inputs are never overwritten, and an OUTDIR inside an input folder is
+refused unless --force. Files longer than --chunk-threshold seconds are
+enhanced in overlapping 10 s windows (exact path below it). Exit code: 0 if
+every file was enhanced or already complete, 1 if some failed, 2 on usage
+errors.
 """
 import glob
 import os
@@ -24,13 +33,19 @@ def add_arguments(p):
                         "gain: the noisy magnitude scaled by a decoder-guided gain; "
                         "logmmse_prior: a log-MMSE noise suppressor with the decoder's "
                         "magnitude as speech prior (default: the model's own setting)")
+    p.add_argument("--pcm16", action="store_true",
+                   help="write 16-bit PCM wavs; a file that would clip is scaled to full "
+                        "scale, with a note (default: 32-bit float, lossless)")
     p.add_argument("--float", dest="float32", action="store_true",
-                   help="write 32-bit float wavs (default 16-bit PCM)")
+                   help="write 32-bit float wavs (the default; kept for old scripts)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--chunk-threshold", type=float, default=None, metavar="S",
                    help="chunk files longer than S seconds (default 20; 0 = never chunk)")
     p.add_argument("--force", action="store_true",
                    help="allow OUTDIR inside an input folder and overwrite earlier outputs")
+    p.add_argument("--resume", action="store_true",
+                   help="keep outputs that exist and are complete (16 kHz, as long as the "
+                        "input), enhance the rest")
     p.add_argument("--quiet", "-q", action="store_true")
 
 
@@ -45,15 +60,25 @@ def _root_of(arg):
     return os.path.abspath(prefix or ".")
 
 
-def plan_outputs(paths, out_dir):
-    """[(input, output)] and [(argument, error)] for the given arguments."""
-    from vqkeras.data.file_lists import collect_audio_files
-    plan, errors, seen = [], [], set()
-    for arg in paths:
-        try:
-            files = collect_audio_files([arg])
-        except FileNotFoundError as err:
-            errors.append((arg, str(err)))
+def plan_outputs(paths, out_dir, expanded=None):
+    """[(input, output)] and [(argument, error)] for the given arguments.
+
+    Output names: the input's path relative to its argument (a folder, or
+    a file's own folder) with the extension replaced by .wav; inputs whose
+    names would clash keep their source extension (a.flac -> a.flac.wav).
+
+    Raises:
+        UsageError: two inputs would still share one output.
+    """
+    from collections import Counter
+
+    from vqkeras.cli.common import expand_arguments
+
+    expanded = expand_arguments(paths) if expanded is None else expanded
+    items, errors, seen = [], [], set()
+    for arg, files, error, _ in expanded:
+        if error:
+            errors.append((arg, error))
             continue
         root = _root_of(arg)
         for f in files:
@@ -61,15 +86,56 @@ def plan_outputs(paths, out_dir):
             if src in seen:
                 continue
             seen.add(src)
-            rel = os.path.relpath(src, root)
-            dst = os.path.join(out_dir, os.path.splitext(rel)[0] + ".wav")
-            plan.append((f, dst))
+            items.append((f, os.path.relpath(src, root)))
+
+    def plain(rel):
+        return os.path.normpath(os.path.join(out_dir, os.path.splitext(rel)[0] + ".wav"))
+
+    count = Counter(plain(rel) for _, rel in items)
+    plan = [(f, plain(rel) if count[plain(rel)] == 1 else
+             os.path.normpath(os.path.join(out_dir, rel + ".wav"))) for f, rel in items]
+    owners = {}
+    for f, dst in plan:
+        owners.setdefault(dst, []).append(f)
+    clashes = [(dst, srcs) for dst, srcs in owners.items() if len(srcs) > 1]
+    if clashes:
+        shown = "; ".join(f"{dst} <- {', '.join(srcs)}" for dst, srcs in clashes[:3])
+        more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
+        raise UsageError(f"{len(clashes)} output name(s) would be shared by several inputs: "
+                         f"{shown}{more}; nothing was written. Enhance those inputs into "
+                         "separate output folders")
     return plan, errors
+
+
+def _complete_output(path, samples):
+    """Whether `path` is a finished output for an input of `samples` samples."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+    except Exception:  # noqa: BLE001 - unreadable means not complete
+        return False
+    return info.samplerate == 16000 and info.frames == samples
+
+
+def _pcm16_ready(wave, dst, progress):
+    """`wave` scaled down if it would clip as 16-bit PCM (with a note)."""
+    import numpy as np
+
+    peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
+    full = 32767.0 / 32768.0
+    if peak <= full:
+        return wave
+    gain = full / peak
+    progress.note(f"vqkeras enhance: {dst}: peak {peak:.2f} is above full scale; scaled by "
+                  f"{20 * np.log10(gain):.1f} dB for 16-bit PCM (the default float WAV "
+                  "keeps the level)")
+    return wave * gain
 
 
 def run(args):
     from vqkeras.audio import AudioError, read_audio, write_audio
-    from vqkeras.cli.common import load_model_or_exit
+    from vqkeras.cli.common import expand_arguments, load_model_or_exit, require_audio
     from vqkeras.enhancing import CHUNK_THRESHOLD_S, enhance_many
     from vqkeras.progress import Progress
 
@@ -80,54 +146,82 @@ def run(args):
             if (out_dir == root or out_dir.startswith(root + os.sep)) and not args.force:
                 raise UsageError(f"output folder {args.output_dir} is inside input folder {arg}; "
                                  "choose another or pass --force")
-    plan, errors = plan_outputs(args.paths, out_dir)
+    if args.pcm16 and args.float32:
+        raise UsageError("--pcm16 and --float exclude each other")
+    if args.resume and args.force:
+        raise UsageError("--resume keeps complete outputs and --force overwrites them; "
+                         "pass one of them")
+    expanded = expand_arguments(args.paths)
+    plan, errors = plan_outputs(args.paths, out_dir, expanded)
+    require_audio(plan, errors)
     inputs = {os.path.abspath(src) for src, _ in plan}
     for src, dst in plan:
         if os.path.abspath(dst) in inputs:
             raise UsageError(f"{dst} would overwrite an input file; choose another output folder")
+    existing = [dst for _, dst in plan if os.path.exists(dst)]
+    if existing and not (args.resume or args.force):
+        raise UsageError(f"{len(existing)} output(s) already exist in {args.output_dir} "
+                         f"(e.g. {existing[0]}); pass --resume to keep complete ones and "
+                         "enhance the rest, or --force to overwrite them")
+    for _, dst in plan:  # a run killed while writing leaves DST.part behind
+        if os.path.exists(dst + ".part"):
+            os.remove(dst + ".part")
     model = load_model_or_exit(args.model, "se").with_resynthesis(args.resynthesis)
     threshold = CHUNK_THRESHOLD_S if args.chunk_threshold is None else args.chunk_threshold
-    failed = 0
-    for arg, message in errors:
-        print(f"vqkeras enhance: {message}", file=sys.stderr)
-        failed += 1
     progress = Progress(len(plan), "enhancing", enabled=None if not args.quiet else False)
+    if not args.quiet:
+        for _, _, _, note in expanded:
+            if note:
+                progress.note(f"vqkeras enhance: {note}")
+    failed = enhanced_count = kept = 0
+    for arg, message in errors:
+        progress.note(f"vqkeras enhance: {message}")
+        failed += 1
     group = max(1, args.batch_size) * 4
-    for start in range(0, len(plan), group):
-        part = plan[start:start + group]
-        waves, ok = [], []
-        for src, dst in part:
-            if os.path.exists(dst) and not args.force:
-                print(f"vqkeras enhance: {dst} exists; skipped (use --force to overwrite)",
-                      file=sys.stderr)
-                failed += 1
-                progress.update()
+    try:
+        for start in range(0, len(plan), group):
+            part = plan[start:start + group]
+            waves, ok = [], []
+            for src, dst in part:
+                try:
+                    wave = read_audio(src)[0]
+                except AudioError as err:
+                    progress.note(f"vqkeras enhance: {err}")
+                    failed += 1
+                    progress.update()
+                    continue
+                if args.resume and _complete_output(dst, len(wave)):
+                    kept += 1
+                    progress.update()
+                    continue
+                waves.append(wave)
+                ok.append((src, dst))
+            if not waves:
                 continue
             try:
-                waves.append(read_audio(src)[0])
-                ok.append((src, dst))
-            except AudioError as err:
-                print(f"vqkeras enhance: {err}", file=sys.stderr)
-                failed += 1
-                progress.update()
-        if not waves:
-            continue
-        try:
-            enhanced = enhance_many(model, waves, batch_size=args.batch_size,
-                                    chunk_threshold_s=threshold)
-        except Exception as err:
-            for src, _ in ok:
-                print(f"vqkeras enhance: {src}: enhancement failed ({type(err).__name__}: {err})",
-                      file=sys.stderr)
-            failed += len(ok)
-            progress.update(len(ok))
-            continue
-        for (src, dst), wave, e in zip(ok, waves, enhanced):
-            write_audio(dst, e, subtype="FLOAT" if args.float32 else "PCM_16")
-            progress.update(1, len(wave) / 16000.0)
-    progress.close()
+                enhanced = enhance_many(model, waves, batch_size=args.batch_size,
+                                        chunk_threshold_s=threshold)
+            except Exception as err:  # noqa: BLE001 - one line per file, the run goes on
+                for src, _ in ok:
+                    progress.note(f"vqkeras enhance: {src}: enhancement failed "
+                                  f"({type(err).__name__}: {err})")
+                failed += len(ok)
+                progress.update(len(ok))
+                continue
+            for (src, dst), wave, e in zip(ok, waves, enhanced):
+                if args.pcm16:
+                    write_audio(dst, _pcm16_ready(e, dst, progress), subtype="PCM_16")
+                else:
+                    write_audio(dst, e, subtype="FLOAT")
+                enhanced_count += 1
+                progress.update(1, len(wave) / 16000.0)
+    finally:
+        progress.close()
     if not args.quiet:
-        done = len(plan) + len(errors) - failed
-        print(f"enhanced {done} file(s) into {args.output_dir}"
-              + (f", {failed} failed" if failed else ""), file=sys.stderr)
+        msg = f"enhanced {enhanced_count} file(s) into {args.output_dir}"
+        if kept:
+            msg += f", {kept} already complete (--resume)"
+        if failed:
+            msg += f", {failed} failed"
+        print(msg, file=sys.stderr)
     return 1 if failed else 0

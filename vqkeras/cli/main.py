@@ -66,8 +66,30 @@ def main(argv=None):
         print(f"vqkeras {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"vqkeras {args.command}: interrupted", file=sys.stderr)
+        print(f"vqkeras {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `vqkeras score DIR | head -1`): stop
+        # quietly like Unix tools; point stdout at devnull so the interpreter's
+        # final flush does not complain either.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        return 128 + 13  # the status of a process ended by SIGPIPE
+
+
+def _resume_hint(args):
+    """How to continue an interrupted command, for those that can."""
+    if args.command == "score":
+        if getattr(args, "output", None):
+            return "; rerun the same command with --resume to continue"
+        return "; with --output FILE, rerun with --resume to continue where it stopped"
+    if args.command == "enhance":
+        return "; rerun the same command with --resume to continue"
+    return ""
 
 
 if __name__ == "__main__":

@@ -1,0 +1,65 @@
+"""Importing Keras without TensorFlow's start-up noise, keeping real warnings.
+
+Importing TensorFlow prints lines that say nothing about the user's work:
+CUDA factory registration errors (cuFFT, cuDNN, cuBLAS) on machines without
+those libraries, a TensorRT absence warning, the oneDNN and CPU-feature
+notices. The CLI hides them with `TF_CPP_MIN_LOG_LEVEL=3`, which also hides
+every later C++ warning and error. The Python API is more careful:
+
+- `TF_CPP_MIN_LOG_LEVEL` defaults to 1 (INFO notices off; C++ warnings and
+  errors still shown), unless the user set it;
+- while Keras (and so TensorFlow) is first imported, file descriptor 2 is
+  captured; afterwards every captured line is written back to stderr
+  except the known start-up lines matched by `STARTUP_NOISE`.
+
+Python warnings and logging are not filtered.
+"""
+import os
+import re
+import sys
+import tempfile
+
+STARTUP_NOISE = re.compile(
+    r"Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|TF-TRT Warning: Could not find TensorRT"
+    r"|oneDNN custom operations are on"
+    r"|This TensorFlow binary is optimized to use available CPU instructions"
+    r"|To enable the following instructions: .* rebuild TensorFlow"
+    r"|Could not find cuda drivers on your machine"
+    r"|computation placer already registered")
+
+
+def _filtered(text):
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not STARTUP_NOISE.search(line))
+
+
+def import_keras_quietly():
+    """`import keras` (and the backend it loads) without the start-up noise
+    described in the module docstring; returns the keras module."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2 (embedded interpreters)
+        import keras
+        return keras
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import keras
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = _filtered(capture.read().decode("utf-8", errors="replace"))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+    return keras
