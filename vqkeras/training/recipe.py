@@ -8,7 +8,12 @@ DEFAULTS = {
     "preset": "vqscore-paper",
     "model": {},
     "data": {"train": [], "split": None, "batch_size": 16, "crop_seconds": 3.0,
-             "gain_range": [0.05, 2.0], "shuffle_buffer": 512},
+             "gain_range": [0.05, 2.0], "shuffle_buffer": 512,
+             # Input pipeline: auto (tf.data on TensorFlow, the numpy
+             # CropDataset on JAX and torch), tf or numpy; workers: processes
+             # of the numpy pipeline (null or 0: in the training process).
+             # shuffle_buffer is no longer used (the crop plan shuffles files).
+             "pipeline": "auto", "workers": None},
     "optimizer": {"learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.9},
     "steps": 4000,
     "steps_per_epoch": 250,
@@ -23,6 +28,9 @@ DEFAULTS = {
     # device), `mirrored` (TensorFlow MirroredStrategy) or `data_parallel`
     # (JAX keras.distribution.DataParallel); data.batch_size is global.
     "distribution": None,
+    # Mixed precision: null (float32), mixed_bfloat16 or mixed_float16 (with
+    # loss scaling). Codebooks, their EMA state and the STFT stay float32.
+    "dtype_policy": None,
     "seed": 0,
     "output_dir": "runs/default",
 }
@@ -77,6 +85,16 @@ def load_recipe(path):
         raise RecipeError(f"{path}: stage must be 1 or 2, got {recipe['stage']!r}")
     if recipe["stage"] == 2 and (recipe["task"] != "se" or not recipe["init_from"]):
         raise RecipeError(f"{path}: stage 2 is for task se and needs init_from (a stage-1 model)")
+    if recipe["data"]["pipeline"] not in ("auto", "tf", "numpy"):
+        raise RecipeError(f"{path}: data.pipeline must be auto, tf or numpy, "
+                          f"got {recipe['data']['pipeline']!r}")
+    workers = recipe["data"]["workers"]
+    if workers is not None and (not isinstance(workers, int) or workers < 0):
+        raise RecipeError(f"{path}: data.workers must be a non-negative integer or null, "
+                          f"got {workers!r}")
+    if recipe["dtype_policy"] not in (None, "float32", "mixed_bfloat16", "mixed_float16"):
+        raise RecipeError(f"{path}: dtype_policy must be null, float32, mixed_bfloat16 or "
+                          f"mixed_float16, got {recipe['dtype_policy']!r}")
     if recipe["data"]["split"]:
         recipe["data"]["split"] = resolve(recipe["data"]["split"])
     if recipe["validation"]:

@@ -36,11 +36,20 @@ class StudentCheckpoint(keras.callbacks.Callback):
             self.saved.append(path)
 
 
+def _is_dataset(value):
+    """A ready dataset (tf.data or PyDataset) rather than audio sources;
+    tells a tf.data.Dataset without importing TensorFlow."""
+    if isinstance(value, keras.utils.PyDataset):
+        return True
+    return any(c.__module__.startswith("tensorflow") and c.__name__.endswith("Dataset")
+               for c in type(value).__mro__)
+
+
 def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_size=8,
                  learning_rate=1e-5, seed=0, crop_seconds=3.0, checkpoint_every=1000,
                  steps_per_epoch=100, epsilon_range=(0.03, 0.55), ce_weight=1.0,
                  reconstruction_weight=45.0, beta_1=0.5, beta_2=0.9, verbose="auto",
-                 extra_callbacks=()):
+                 extra_callbacks=(), pipeline="auto", workers=None):
     """Self-distillation with adversarial training, from a stage-1 enhancer.
 
     Writes into `output_dir`: `student_XXXXXXX.keras` every `checkpoint_every`
@@ -51,8 +60,8 @@ def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_s
     Args:
         stage1_model_path: `.keras` file of the stage-1 enhancer (or the
             model itself).
-        files_or_dataset: clean-speech sources for `make_training_dataset`
-            (files, folders, globs, manifests) or a dataset of
+        files_or_dataset: clean-speech sources (files, folders, globs,
+            manifests) or a dataset (tf.data or `keras.utils.PyDataset`) of
             `{"waveform", "length"}` batches.
         steps: int. Training steps (rounded up to whole epochs).
         output_dir: str.
@@ -64,36 +73,45 @@ def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_s
         steps_per_epoch: int. Steps between log lines.
         epsilon_range, ce_weight, reconstruction_weight: see
             `SelfDistillationTrainer`.
+        pipeline: "auto" (tf.data on TensorFlow, the numpy `CropDataset`
+            elsewhere), "tf" or "numpy".
+        workers: int or None. Worker processes of the numpy pipeline.
 
     Returns:
         The summary dict (also in `summary.json`).
     """
-    import tensorflow as tf
-
-    from vqkeras.data.training_dataset import make_training_dataset
+    from vqkeras.data.training_dataset import make_pipeline
 
     steps = int(steps)
     os.makedirs(output_dir, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    if isinstance(files_or_dataset, tf.data.Dataset):
+    steps_per_epoch = max(1, min(int(steps_per_epoch), steps))
+    data_callbacks = []
+    if _is_dataset(files_or_dataset):
         dataset = files_or_dataset
     else:
-        dataset = make_training_dataset(files_or_dataset, batch_size=batch_size,
-                                        crop_seconds=crop_seconds, seed=seed)
+        dataset, data_callbacks, _ = make_pipeline(
+            files_or_dataset, pipeline=pipeline, batch_size=batch_size,
+            crop_seconds=crop_seconds, seed=seed, steps_per_epoch=steps_per_epoch,
+            workers=workers)
     trainer = SelfDistillationTrainer.from_stage1(
         stage1_model_path, epsilon_range=epsilon_range, ce_weight=ce_weight,
         reconstruction_weight=reconstruction_weight, seed=seed)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1,
                                                     beta_2=beta_2))
-    steps_per_epoch = max(1, min(int(steps_per_epoch), steps))
     epochs = max(1, -(-steps // steps_per_epoch))
     timer, nan_guard = StepTimer(), StopOnNaN()
-    callbacks = [nan_guard, timer, StudentCheckpoint(output_dir, checkpoint_every),
-                 keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"))]
+    callbacks = data_callbacks + [
+        nan_guard, timer, StudentCheckpoint(output_dir, checkpoint_every),
+        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"))]
     callbacks += list(extra_callbacks)
     start = time.time()
-    history = trainer.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                          callbacks=callbacks, verbose=verbose)
+    try:
+        history = trainer.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                              callbacks=callbacks, verbose=verbose, shuffle=False)
+    finally:
+        if hasattr(dataset, "close"):
+            dataset.close()  # stops numpy-pipeline workers
     final = os.path.join(output_dir, "student_final.keras")
     save_student(trainer, final)
     stage1 = None if isinstance(stage1_model_path, keras.Model) else os.fspath(stage1_model_path)

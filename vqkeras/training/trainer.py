@@ -35,7 +35,8 @@ def _train_stage2(recipe, steps, output_dir, verbose):
                            crop_seconds=data["crop_seconds"],
                            checkpoint_every=recipe["checkpoint_every"],
                            steps_per_epoch=min(int(recipe["steps_per_epoch"]), steps),
-                           epsilon_range=tuple(recipe["epsilon_range"]), verbose=verbose)
+                           epsilon_range=tuple(recipe["epsilon_range"]), verbose=verbose,
+                           pipeline=data.get("pipeline", "auto"), workers=data.get("workers"))
     summary.setdefault("preset", recipe["preset"])
     summary.setdefault("steps", steps)
     summary.setdefault("backend", keras.backend.backend())
@@ -95,24 +96,48 @@ def train(recipe, steps=None, output_dir=None, verbose="auto", extra_callbacks=(
         return _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks)
 
 
-def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
-    from vqkeras.data.training_dataset import make_training_dataset
+def tensorboard_callback(log_dir):
+    """`keras.callbacks.TensorBoard`, or None (with one info line) where
+    TensorFlow, which it needs to write summaries, is not installed."""
+    from vqkeras.tf_guard import import_tensorflow, tensorflow_available
 
+    try:
+        if not tensorflow_available():
+            raise ImportError("not installed")
+        import_tensorflow("TensorBoard logging")  # hides GPUs from it beside torch or JAX
+    except ImportError:
+        print("vqkeras train: TensorFlow is not installed, so no TensorBoard logs are written "
+              "(history.csv has the same figures)", file=sys.stderr)
+        return None
+    return keras.callbacks.TensorBoard(log_dir, update_freq=50)
+
+
+def training_input(recipe, files, steps_per_epoch, transform=None):
+    """(dataset, callbacks, pipeline name) for a recipe: tf.data on the
+    TensorFlow backend, the numpy `CropDataset` on JAX and torch, unless
+    `data.pipeline` says otherwise."""
+    from vqkeras.data.training_dataset import make_pipeline
+
+    data = recipe["data"]
+    return make_pipeline(files, pipeline=data.get("pipeline", "auto"),
+                         batch_size=data["batch_size"], crop_seconds=data["crop_seconds"],
+                         gain_range=tuple(data["gain_range"]), seed=recipe["seed"],
+                         steps_per_epoch=steps_per_epoch, workers=data.get("workers"),
+                         transform=transform)
+
+
+def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     keras.utils.set_random_seed(recipe["seed"])
     files = training_files(recipe)
-    data = recipe["data"]
-    dataset = make_training_dataset(files, batch_size=data["batch_size"],
-                                    crop_seconds=data["crop_seconds"],
-                                    gain_range=tuple(data["gain_range"]),
-                                    shuffle_buffer=data["shuffle_buffer"], seed=recipe["seed"])
+    steps_per_epoch = min(int(recipe["steps_per_epoch"]), steps)
+    dataset, data_callbacks, _ = training_input(recipe, files, steps_per_epoch)
     model = build_model(recipe)
     opt = recipe["optimizer"]
     model.compile(optimizer=keras.optimizers.Adam(opt["learning_rate"], beta_1=opt["beta_1"],
                                                   beta_2=opt["beta_2"]))
-    steps_per_epoch = min(int(recipe["steps_per_epoch"]), steps)
     epochs = max(1, -(-steps // steps_per_epoch))
     timer, nan_guard = StepTimer(), StopOnNaN()
-    callbacks = [nan_guard, timer]
+    callbacks = data_callbacks + [nan_guard, timer]
     validation = recipe.get("validation")
     if validation:
         from vqkeras.training.validation_callback import VQScoreValidation
@@ -125,13 +150,18 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
         PeriodicCheckpoint(output_dir, every_steps=recipe["checkpoint_every"]),
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup"),
                                          delete_checkpoint=False),
-        keras.callbacks.TensorBoard(os.path.join(output_dir, "logs"), update_freq=50),
+        tensorboard_callback(os.path.join(output_dir, "logs")),
         keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
     ]
+    callbacks = [c for c in callbacks if c is not None]
     callbacks += list(extra_callbacks)
     start = time.time()
-    history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose)
+    try:
+        history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                            callbacks=callbacks, verbose=verbose, shuffle=False)
+    finally:
+        if hasattr(dataset, "close"):
+            dataset.close()  # stops numpy-pipeline workers
     final = os.path.join(output_dir, "final.keras")
     atomic_save(model, final)
     best = {}
