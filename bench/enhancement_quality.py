@@ -111,7 +111,7 @@ def run_model(model, waves, rate):
     if rate == 16000:
         return enhance_many(model, waves)
     up = [resample_waveform(w, rate, 16000) for w in waves]
-    out = enhance_many(model, up)
+    out = enhance_many(model, up, input_rates=[rate] * len(up))
     return [resample_waveform(e, 16000, rate)[:len(w)] for e, w in zip(out, waves)]
 
 

@@ -40,9 +40,32 @@ def enhance_long(model, waveform, chunk_s=CHUNK_S, overlap_s=OVERLAP_S, batch_si
     return out / np.maximum(weight, 1e-8)
 
 
-def enhance_many(model, waveforms, batch_size=4, chunk_threshold_s=CHUNK_THRESHOLD_S):
+# --- issue 11: inputs recorded below 16 kHz ---------------------------------
+def limit_to_input_band(waveform, input_rate, transition=0.05):
+    """A 16 kHz enhanced waveform with nothing above the Nyquist frequency of
+    the recording it came from (`input_rate` Hz; 16 kHz and above: returned
+    unchanged): a zero-phase FFT low-pass whose gain is 1 up to
+    `1 - transition` of that frequency, falls as a raised cosine and is 0
+    from it on. The gain is never above 1, so no band gets louder."""
+    if not input_rate or input_rate >= SAMPLE_RATE:
+        return waveform
+    waveform = np.asarray(waveform, np.float32)
+    nyquist = 0.5 * float(input_rate)
+    freqs = np.fft.rfftfreq(waveform.size, 1.0 / SAMPLE_RATE)
+    start = (1.0 - transition) * nyquist
+    position = np.clip((freqs - start) / (nyquist - start), 0.0, 1.0)
+    gain = (0.5 + 0.5 * np.cos(np.pi * position)).astype(np.float32)
+    return np.fft.irfft(np.fft.rfft(waveform) * gain, waveform.size).astype(np.float32)
+# --- end issue 11 -------------------------------------------------------------
+
+
+def enhance_many(model, waveforms, batch_size=4, chunk_threshold_s=CHUNK_THRESHOLD_S,
+                 input_rates=None):
     """Enhanced waveforms, in input order: files up to `chunk_threshold_s`
-    exactly (padded, masked batches of similar length), longer ones chunked."""
+    exactly (padded, masked batches of similar length), longer ones chunked.
+    `input_rates` (optional, one per waveform) are the rates the files were
+    recorded at: outputs of files below 16 kHz keep nothing above their
+    Nyquist frequency (`limit_to_input_band`). The output is always 16 kHz."""
     out = [None] * len(waveforms)
     limit = chunk_threshold_s * SAMPLE_RATE if chunk_threshold_s else float("inf")
     short = sorted((i for i, w in enumerate(waveforms) if len(w) <= limit),
@@ -54,4 +77,6 @@ def enhance_many(model, waveforms, batch_size=4, chunk_threshold_s=CHUNK_THRESHO
     for i, w in enumerate(waveforms):
         if out[i] is None:
             out[i] = enhance_long(model, w)
+    if input_rates is not None:  # issue 11
+        out = [limit_to_input_band(e, r) for e, r in zip(out, input_rates)]
     return out

@@ -1,0 +1,207 @@
+"""The logmmse_prior resynthesis: the gain's maths, its guarantees and its
+wiring (model config, padded batches, API and CLI)."""
+import os
+
+import keras
+import numpy as np
+import pytest
+import soundfile as sf
+from keras import ops
+
+from conftest import synth_speech
+from vqkeras.inference import enhance_waveforms
+from vqkeras.layers.log_mmse_gain import PriorLogMMSEGain, exponential_integral
+from vqkeras.models import VQEnhancerModel, build_from_preset
+
+SETTINGS = dict(prior_weight=0.4, dd_alpha=0.9, min_prior_snr_db=-20.0, gain_floor_db=-12.0,
+                smoothing_bins=3, max_snr_db=40.0, noise_window_frames=11,
+                noise_smooth_frames=3, noise_bias=1.7)
+
+
+def tiny_enhancer(**overrides):
+    model = build_from_preset("enhancer-tiny", seed=0, **overrides)
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((model.codebook_size, model.codebook_dim)).astype("float32")
+    model.quantizer.embed.assign(codes)
+    model.quantizer.initted.assign(1.0)
+    return model
+
+
+def noisy_speech(seconds, seed):
+    rng = np.random.default_rng(seed)
+    clean = synth_speech(seconds, seed=seed)
+    return (clean + 0.03 * rng.standard_normal(clean.size)).astype("float32")
+
+
+# ------------------------------------------------------- numpy reference
+def _moving(values, mask, frames, reduce):
+    """Centred masked moving mean or min over axis 1 (loops, plainly)."""
+    half = frames // 2
+    out = np.empty_like(values)
+    for b in range(values.shape[0]):
+        valid = np.flatnonzero(mask[b] > 0)
+        for t in range(values.shape[1]):
+            window = [s for s in range(t - half, t + half + 1) if s in set(valid)]
+            chunk = values[b, window] if window else None
+            if reduce == "mean":
+                out[b, t] = chunk.mean(axis=0) if window else 0.0
+            else:
+                out[b, t] = chunk.min(axis=0) if window else 1e30
+    return out
+
+
+def reference_gain(noisy, prior, mask, s):
+    from scipy.special import exp1
+
+    noisy, prior = noisy.astype(np.float64), prior.astype(np.float64)
+    power = noisy ** 2
+    smoothed = _moving(power, mask, s["noise_smooth_frames"], "mean")
+    minimum = _moving(smoothed, mask, s["noise_window_frames"], "min")
+    noise = np.maximum(np.minimum(s["noise_bias"] * minimum, smoothed), 1e-10)
+    gamma = np.minimum(power / noise, 10 ** (s["max_snr_db"] / 10))
+    xi_min = 10 ** (s["min_prior_snr_db"] / 10)
+
+    def lsa(xi, g):
+        r = xi / (1 + xi)
+        return r * np.exp(0.5 * exp1(np.maximum(r * g, 1e-8)))
+
+    xi_ml = np.maximum(gamma - 1, 0)
+    first = np.minimum(lsa(np.maximum(xi_ml, xi_min), gamma), 1.0)
+    estimate = first ** 2 * gamma  # |A|^2 / N of each frame
+    previous = np.zeros_like(estimate)
+    previous[:, 1:] = estimate[:, :-1]
+    xi_dd = s["dd_alpha"] * previous + (1 - s["dd_alpha"]) * xi_ml
+    xi = s["prior_weight"] * prior ** 2 / noise + (1 - s["prior_weight"]) * xi_dd
+    gain = lsa(np.maximum(xi, xi_min), gamma)
+    bins = s["smoothing_bins"]
+    padded = np.pad(gain, ((0, 0), (0, 0), (bins // 2, bins // 2)))
+    counts = np.convolve(np.ones(gain.shape[-1]), np.ones(bins), mode="same")
+    gain = sum(padded[..., k:k + gain.shape[-1]] for k in range(bins)) / counts
+    gain = np.clip(gain, 10 ** (s["gain_floor_db"] / 20), 1.0)
+    return gain * mask[:, :, None]
+
+
+def test_exponential_integral_is_close_to_exact():
+    special = pytest.importorskip("scipy.special")
+    x = np.logspace(-5, 1, 200).astype("float32")
+    got = ops.convert_to_numpy(exponential_integral(x))
+    np.testing.assert_allclose(got, special.exp1(x.astype(np.float64)), rtol=0.015)
+
+
+def test_gain_matches_a_numpy_reference_of_the_same_maths():
+    pytest.importorskip("scipy")
+    rng = np.random.default_rng(0)
+    frames, bins = 40, 17
+    # noise with a speech-like burst in the middle; the second item is padded
+    noisy = (0.1 + rng.rayleigh(0.3, (2, frames, bins))).astype("float32")
+    noisy[:, 15:25, 4:9] *= 8.0
+    prior = (rng.rayleigh(0.5, (2, frames, bins)) * (noisy > 1.0)).astype("float32")
+    mask = np.ones((2, frames), "float32")
+    mask[1, 30:] = 0.0
+    got = ops.convert_to_numpy(PriorLogMMSEGain(**SETTINGS)(noisy, prior, mask))
+    expected = reference_gain(noisy, prior, mask, SETTINGS)
+    np.testing.assert_allclose(got, expected, rtol=0.03, atol=1e-6)
+    assert got.max() <= 1.0 and got[mask > 0].min() >= 10 ** (-12 / 20) - 1e-6
+    assert np.all(got[1, 30:] == 0)
+    # the burst is kept, the noise is suppressed
+    assert got[0, 16:22, 5:8].mean() > 0.6 > 0.4 > got[0, :10].mean()
+
+
+def band_energies(wave, rate=16000, band_hz=500):
+    spectrum = np.abs(np.fft.rfft(wave.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(wave.size, 1 / rate)
+    edges = np.arange(0, rate / 2 + band_hz, band_hz)
+    return np.array([spectrum[(freqs >= lo) & (freqs < hi)].sum()
+                     for lo, hi in zip(edges[:-1], edges[1:])])
+
+
+def test_output_is_never_louder_than_the_input_in_any_band():
+    model = tiny_enhancer(resynthesis="logmmse_prior")
+    for seed in (1, 2):
+        wave = noisy_speech(2.0, seed=seed)
+        out = enhance_waveforms(model, [wave])[0]
+        before, after = band_energies(wave), band_energies(out)
+        assert np.all(after <= before * 1.02), after / before
+        assert np.sum(out ** 2) < 0.9 * np.sum(wave ** 2)  # it does suppress noise
+
+
+@pytest.mark.parametrize("resynthesis", ["decoded", "logmmse_prior"])
+def test_an_8khz_recording_gets_nothing_above_4khz(resynthesis):
+    from vqkeras.enhancing import enhance_many
+    from vqkeras.resample import resample_waveform
+
+    model = tiny_enhancer(resynthesis=resynthesis)
+    recording = resample_waveform(noisy_speech(2.0, seed=3), 16000, 8000)
+    wave = resample_waveform(recording, 8000, 16000)  # as read_audio gives it
+    out = enhance_many(model, [wave], input_rates=[8000])[0]
+    assert out.shape == wave.shape
+    before, after = band_energies(wave), band_energies(out)
+    high = slice(9, None)  # 4.5 to 8 kHz
+    assert after[high].sum() <= before[high].sum() * 1.02 + 1e-9
+    assert after[high].sum() < 1e-5 * after.sum()  # the resampler's stopband
+    # a 16 kHz input is left alone
+    same = enhance_many(model, [wave], input_rates=[16000])[0]
+    np.testing.assert_allclose(same, enhance_many(model, [wave])[0], atol=1e-6)
+
+
+def test_a_padded_batch_gives_each_item_what_it_gets_alone():
+    model = tiny_enhancer(resynthesis="logmmse_prior")
+    waves = [noisy_speech(1.3, seed=3), noisy_speech(0.5, seed=4), noisy_speech(2.1, seed=5)]
+    together = enhance_waveforms(model, waves)
+    for wave, out in zip(waves, together):
+        alone = enhance_waveforms(model, [wave])[0]
+        assert out.shape == wave.shape
+        np.testing.assert_allclose(out, alone, atol=1e-5)
+
+
+def test_unit_gain_gives_the_input_back():
+    from vqkeras.layers.spectral_resynthesis import SpectralResynthesis
+
+    wave = noisy_speech(0.7, seed=6)
+    frames = 1 + wave.size // 128
+    synth = SpectralResynthesis(512, 128, scale_input=True)
+    out = ops.convert_to_numpy(synth(np.ones((1, frames, 257), "float32"), wave[None]))[0]
+    np.testing.assert_allclose(out, wave, atol=1e-5)
+
+
+def test_settings_are_checked_saved_and_loaded(tmp_path):
+    with pytest.raises(ValueError, match="unknown logmmse"):
+        VQEnhancerModel.from_preset("enhancer-tiny", logmmse={"prior": 0.5})
+    with pytest.raises(ValueError, match="prior_weight"):
+        VQEnhancerModel.from_preset("enhancer-tiny", logmmse={"prior_weight": 1.5})
+    with pytest.raises(ValueError, match="window_frames"):
+        VQEnhancerModel.from_preset("enhancer-tiny", logmmse={"noise_window_frames": 10})
+    settings = {k: v for k, v in SETTINGS.items() if k != "max_snr_db"}
+    model = tiny_enhancer(resynthesis="logmmse_prior", logmmse=settings)
+    wave = noisy_speech(1.0, seed=7)
+    before = enhance_waveforms(model, [wave])[0]
+    path = os.path.join(tmp_path, "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.resynthesis == "logmmse_prior"
+    assert {k: loaded.logmmse[k] for k in settings} == settings
+    np.testing.assert_allclose(enhance_waveforms(loaded, [wave])[0], before, atol=1e-6)
+    # switching modes keeps the weights and the settings
+    decoded = loaded.with_resynthesis("decoded")
+    assert decoded.logmmse == loaded.logmmse
+    assert not np.allclose(enhance_waveforms(decoded, [wave])[0], before, atol=1e-3)
+
+
+def test_api_and_cli_flag(tmp_path):
+    from vqkeras.api import enhance
+    from vqkeras.cli.main import main
+
+    model = tiny_enhancer()
+    path = str(tmp_path / "tiny.keras")
+    model.save(path)
+    wave = noisy_speech(1.0, seed=8)
+    sf.write(tmp_path / "a.wav", wave, 16000, subtype="FLOAT")
+    expected = enhance_waveforms(model.with_resynthesis("logmmse_prior"), [wave])[0]
+    np.testing.assert_allclose(enhance([wave], model=path, resynthesis="logmmse_prior")[0],
+                               expected, atol=1e-5)
+    out = tmp_path / "out"
+    assert main(["enhance", str(tmp_path / "a.wav"), "-o", str(out), "--model", path,
+                 "--resynthesis", "logmmse_prior", "--float", "--quiet"]) == 0
+    got, rate = sf.read(out / "a.wav", dtype="float32")
+    assert rate == 16000
+    np.testing.assert_allclose(got, expected, atol=1e-4)
