@@ -20,6 +20,7 @@ import glob
 import os
 import sys
 
+from vqkeras.cli.engine_options import add_engine_arguments, check_engine_arguments
 from vqkeras.cli.main import UsageError
 
 
@@ -47,6 +48,7 @@ def add_arguments(p):
                    help="keep outputs that exist and are complete (16 kHz, as long as the "
                         "input), enhance the rest")
     p.add_argument("--quiet", "-q", action="store_true")
+    add_engine_arguments(p)
 
 
 def _root_of(arg):
@@ -151,6 +153,7 @@ def run(args):
     if args.resume and args.force:
         raise UsageError("--resume keeps complete outputs and --force overwrites them; "
                          "pass one of them")
+    check_engine_arguments(args)
     expanded = expand_arguments(args.paths)
     plan, errors = plan_outputs(args.paths, out_dir, expanded)
     require_audio(plan, errors)
@@ -166,6 +169,9 @@ def run(args):
     for _, dst in plan:  # a run killed while writing leaves DST.part behind
         if os.path.exists(dst + ".part"):
             os.remove(dst + ".part")
+    if args.engine == "beam":  # the same plan as a Beam pipeline (vqkeras/beam)
+        from vqkeras.beam.command_line import enhance_with_beam
+        return enhance_with_beam(args, plan, errors, [n for *_, n in expanded if n])
     model = load_model_or_exit(args.model, "se").with_resynthesis(args.resynthesis)
     threshold = CHUNK_THRESHOLD_S if args.chunk_threshold is None else args.chunk_threshold
     progress = Progress(len(plan), "enhancing", enabled=None if not args.quiet else False)

@@ -19,6 +19,7 @@ import sys
 
 from vqkeras.cli.common import (expand_arguments, load_model_or_exit, output_folder_ready,
                                 require_audio)
+from vqkeras.cli.engine_options import add_engine_arguments, check_engine_arguments
 from vqkeras.cli.main import UsageError
 
 COLUMNS = ["path", "vqscore", "duration_s", "sample_rate", "error"]
@@ -40,6 +41,7 @@ def add_arguments(p):
                    help="score only share I of N (deterministic split of the sorted file list; "
                         "rows keep the input order)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    add_engine_arguments(p, shards=True)
 
 
 def _csv_row(row, columns):
@@ -245,6 +247,7 @@ def run(args):
         raise UsageError("--resume needs --output")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    check_engine_arguments(args)
     expanded = expand_arguments(args.paths)
     entries, all_files = _entries(args, expanded)
     require_audio(all_files, [(a, e) for a, _, e, _ in expanded if e])
@@ -254,7 +257,15 @@ def run(args):
         for _, _, _, note in expanded:
             if note:
                 print(f"vqkeras score: {note}", file=sys.stderr)
-    model = load_model_or_exit(args.model, "qe")
+    # --engine beam (vqkeras/beam): same rows from a Beam pipeline
+    beam = args.engine == "beam"
+    if beam:
+        from vqkeras.beam import command_line as beam_cli
+        beam_cli.check_model(args.model, "qe")
+        if args.beam_shards is not None:
+            return beam_cli.score_sharded_with_beam(
+                args, entries, COLUMNS + (["segments"] if args.segment else []))
+    model = None if beam else load_model_or_exit(args.model, "qe")
     writer = _Writer(args.output, args.resume, args.segment)
     order = [os.path.abspath(p) for p, _ in entries]
     failed = scored = already = 0
@@ -274,8 +285,12 @@ def run(args):
     progress = Progress(len(todo), "scoring", enabled=None if not args.quiet else False)
     completed = False
     try:
-        for index, result in iter_scores(model, todo, batch_size=args.batch_size,
-                                         segment_seconds=args.segment, frames=args.frames):
+        if beam:
+            results = beam_cli.score_with_beam(args, todo)
+        else:
+            results = iter_scores(model, todo, batch_size=args.batch_size,
+                                  segment_seconds=args.segment, frames=args.frames)
+        for index, result in results:
             writer.add(todo_index[index], result)
             if result["error"]:
                 failed += 1

@@ -1,0 +1,179 @@
+"""The Beam engine (`vqkeras.beam`, `--engine beam`) on the DirectRunner:
+the same rows and files as the local engine, and bad files never fail the
+pipeline. TensorFlow backend only (the engine runs whatever backend the
+workers have; the local engine's own tests cover the backends)."""
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import synth_speech, tf_only
+
+pytest.importorskip("apache_beam", reason='Apache Beam is not installed (pip install "vqkeras[beam]")')
+
+pytestmark = tf_only
+
+MULTI = ["direct_num_workers=2", "direct_running_mode=multi_processing",
+         "default_sdk_harness_log_level=WARNING"]
+
+
+def tiny_model(folder, preset):
+    from vqkeras.models import build_from_preset
+
+    model = build_from_preset(preset, seed=0)
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((model.codebook_size, model.codebook_dim)).astype("float32")
+    if model.use_cosine_sim:
+        codes /= np.linalg.norm(codes, axis=-1, keepdims=True)
+    model.quantizer.embed.assign(codes)
+    model.quantizer.initted.assign(1.0)
+    path = str(folder / f"{preset}.keras")
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Good files of several lengths and rates, and bad ones."""
+    root = tmp_path_factory.mktemp("beam") / "corpus"
+    (root / "sub").mkdir(parents=True)
+    for i, seconds in enumerate([0.6, 1.3, 2.1, 0.9, 1.7]):
+        sf.write(root / f"speech_{i}.wav", synth_speech(seconds, seed=i), 16000)
+    sf.write(root / "sub" / "at_22k.flac", synth_speech(1.1, rate=22050, seed=7), 22050)
+    sf.write(root / "silence.wav", np.zeros(16000, "float32"), 16000)
+    (root / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio at all")
+    (root / "empty.flac").write_bytes(b"")
+    return root
+
+
+@pytest.fixture(scope="module")
+def qe_model(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("models"), "vqscore-tiny")
+
+
+def files_of(corpus):
+    from vqkeras.cli.common import expand_inputs
+
+    return expand_inputs([str(corpus)])[0]
+
+
+def local_rows(model_path, files, segment=None):
+    from vqkeras.api import load_model
+    from vqkeras.scoring import score_files
+
+    return list(score_files(load_model(model_path), files, segment_seconds=segment))
+
+
+def assert_same_rows(got, want):
+    by_path = lambda rows: sorted(rows, key=lambda r: r["path"])  # noqa: E731
+    got, want = by_path(got), by_path(want)
+    assert [r["path"] for r in got] == [r["path"] for r in want]
+    for g, w in zip(got, want):
+        assert g["error"] == w["error"], g["path"]
+        assert g["duration_s"] == w["duration_s"] and g["sample_rate"] == w["sample_rate"]
+        if w["vqscore"] is None:
+            assert g["vqscore"] is None
+        else:
+            assert abs(g["vqscore"] - w["vqscore"]) <= 1e-6, g["path"]
+        assert ("segments" in g) == ("segments" in w)
+        if "segments" in w:
+            np.testing.assert_allclose(g["segments"], w["segments"], atol=1e-6)
+
+
+def test_beam_rows_equal_the_local_engine_rows(corpus, qe_model):
+    from vqkeras.beam import score_rows
+
+    files = files_of(corpus)
+    want = local_rows(qe_model, files, segment=0.5)
+    got = score_rows(files, qe_model, segment_seconds=0.5)
+    assert_same_rows(got, want)
+    errors = {os.path.basename(r["path"]) for r in got if r["error"]}
+    assert {"corrupt.wav", "empty.flac"} <= errors  # bad files are rows, not a failed pipeline
+    assert sum(1 for r in got if r["vqscore"] is not None) >= 6
+    assert [r["path"] for r in got] == files  # handed back in input order
+
+
+def test_two_worker_multiprocessing_runner_gives_the_same_rows(corpus, qe_model):
+    from vqkeras.beam import score_rows
+
+    files = files_of(corpus)
+    got = score_rows(files, qe_model, beam_args=MULTI)
+    assert_same_rows(got, local_rows(qe_model, files))
+
+
+def test_a_corpus_of_only_bad_files_completes_with_error_rows(tmp_path, qe_model):
+    from vqkeras.beam import score_rows
+
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"\x00" * 100)
+    rows = score_rows([str(bad), str(tmp_path / "gone.wav")], qe_model)
+    assert [r["vqscore"] for r in rows] == [None, None]
+    assert all(r["error"].startswith(r["path"]) for r in rows)
+
+
+def test_cli_beam_engine_writes_the_same_csv_and_exit_code(tmp_path, corpus, qe_model):
+    from vqkeras.cli.main import main
+
+    local, beam = tmp_path / "local.csv", tmp_path / "beam.csv"
+    missing = str(tmp_path / "nothing_*.wav")
+    code_local = main(["score", str(corpus), missing, "--model", qe_model, "-o", str(local), "-q"])
+    code_beam = main(["score", str(corpus), missing, "--model", qe_model, "-o", str(beam), "-q",
+                      "--engine", "beam", "--runner", "DirectRunner"])
+    assert code_local == code_beam == 1
+    with open(local, newline="") as f:
+        want = list(csv.DictReader(f))
+    with open(beam, newline="") as f:
+        got = list(csv.DictReader(f))
+    assert list(got[0]) == list(want[0])  # same columns, same order
+    assert [r["path"] for r in got] == [r["path"] for r in want]  # same row order
+    for g, w in zip(got, want):
+        assert g["error"] == w["error"]
+        if w["vqscore"]:
+            assert abs(float(g["vqscore"]) - float(w["vqscore"])) <= 1e-6
+
+
+def test_cli_sharded_output_holds_every_row_once(tmp_path, corpus, qe_model):
+    from vqkeras.cli.main import main
+
+    out = tmp_path / "scores.json"
+    code = main(["score", str(corpus), "--model", qe_model, "-o", str(out), "-q",
+                 "--engine", "beam", "--beam-shards", "2"])
+    assert code == 1
+    shards = sorted(tmp_path.glob("scores-*-of-00002.jsonl"))
+    assert len(shards) == 2 and not out.exists()
+    rows = [json.loads(line) for s in shards for line in s.read_text().splitlines() if line]
+    assert_same_rows(rows, local_rows(qe_model, files_of(corpus)))
+
+
+def test_engine_options_are_checked(tmp_path, corpus, qe_model, capsys):
+    from vqkeras.cli.main import main
+
+    assert main(["score", str(corpus), "--model", qe_model, "--runner", "DirectRunner"]) == 2
+    assert "--engine beam" in capsys.readouterr().err
+    assert main(["score", str(corpus), "--model", qe_model, "--engine", "beam",
+                 "--beam-arg", "not an option"]) == 2
+    assert main(["score", str(corpus), "--model", qe_model, "--engine", "beam",
+                 "--beam-shards", "2"]) == 2  # sharded output needs --output
+
+
+def test_cli_beam_enhance_writes_the_same_files(tmp_path, corpus):
+    from vqkeras.cli.main import main
+
+    model = tiny_model(tmp_path, "enhancer-tiny")
+    args = [str(corpus / "speech_0.wav"), str(corpus / "sub"), str(corpus / "corrupt.wav"),
+            "--model", model, "-q"]
+    code_local = main(["enhance", *args, "-o", str(tmp_path / "local")])
+    code_beam = main(["enhance", *args, "-o", str(tmp_path / "beam"), "--engine", "beam"])
+    assert code_local == code_beam == 1  # the corrupt file
+    names = lambda d: sorted(os.path.relpath(os.path.join(r, f), d)  # noqa: E731
+                             for r, _, fs in os.walk(d) for f in fs)
+    assert names(tmp_path / "beam") == names(tmp_path / "local") == ["at_22k.wav", "speech_0.wav"]
+    for name in names(tmp_path / "local"):
+        a, rate_a = sf.read(tmp_path / "local" / name)
+        b, rate_b = sf.read(tmp_path / "beam" / name)
+        assert rate_a == rate_b == 16000 and sf.info(tmp_path / "beam" / name).subtype == \
+            sf.info(tmp_path / "local" / name).subtype
+        np.testing.assert_allclose(b, a, atol=1e-6)
