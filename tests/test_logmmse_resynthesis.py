@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from keras import ops
 
-from conftest import synth_speech
+from conftest import synth_speech, tf_only
 from vqkeras.inference import enhance_waveforms
 from vqkeras.layers.log_mmse_gain import PriorLogMMSEGain, exponential_integral
 from vqkeras.models import VQEnhancerModel, build_from_preset
@@ -205,3 +205,25 @@ def test_api_and_cli_flag(tmp_path):
     got, rate = sf.read(out / "a.wav", dtype="float32")
     assert rate == 16000
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+@tf_only
+def test_savedmodel_export_runs_the_mode_with_plain_tensorflow(tmp_path):
+    from test_export import run_isolated
+
+    from vqkeras.export import export_savedmodel
+
+    model = tiny_enhancer(resynthesis="logmmse_prior")
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    saved = export_savedmodel(path, str(tmp_path / "se" / "1"))
+    waves = [noisy_speech(1.0, seed=9), noisy_speech(0.6, seed=10)]
+    batch = np.zeros((2, 16000), "float32")
+    for i, w in enumerate(waves):
+        batch[i, :len(w)] = w
+    outputs, _ = run_isolated(saved, batch, np.array([len(w) for w in waves], "int32"),
+                              str(tmp_path))
+    for i, w in enumerate(waves):
+        expected = enhance_waveforms(model, [w])[0]
+        np.testing.assert_allclose(outputs["serving_default/enhanced"][i, :len(w)], expected,
+                                   atol=1e-5)
