@@ -18,7 +18,8 @@ EXTRAS = {
     "jax": ["jax==0.4.30", "jaxlib==0.4.30"],
     # Reading official PyTorch checkpoints and the torch backend.
     "torch": ["torch==2.13.0"],
-    "eval": ["pesq>=0.0.4", "pystoi>=0.4", "onnxruntime>=1.17", "scipy>=1.10"],
+    "eval": ["pesq>=0.0.4", "pystoi>=0.4", "onnxruntime>=1.17", "scipy>=1.10",
+             "noisereduce>=3.0"],  # noisereduce: a baseline in bench/enhancement_quality.py
     "plot": ["matplotlib>=3.7"],
     "serving": ["tensorflow-serving-api==2.16.1"],
     "test": ["pytest>=7"],

@@ -1,18 +1,21 @@
 """Writes a checkpoint as a bundled default model: weights and EMA state
 only (no optimizer state), as `vqkeras/weights/<name>.keras`. Optional
 KEY=VALUE arguments override inference-only config entries (for example
-`resynthesis=gain` for an enhancer); values are read as YAML scalars.
+`resynthesis=gain` for an enhancer); values are read as YAML (a scalar, or
+a flow mapping for `logmmse`, which is merged into the model's settings).
 
     python bench/bundle_model.py runs/vqscore_cpu/best.keras vqscore-default
     python bench/bundle_model.py runs/enhancer_cpu_stage2/student_final.keras \\
         enhancer-default resynthesis=gain
+    python bench/bundle_model.py vqkeras/weights/enhancer-default.keras \
+        enhancer-default resynthesis=logmmse_prior "logmmse={noise_bias: 3.0}"
 """
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Config entries that change how a trained model is used, never its weights.
-OVERRIDABLE = ("resynthesis", "gain_bins", "gain_exponent")
+OVERRIDABLE = ("resynthesis", "gain_bins", "gain_exponent", "logmmse")
 
 
 def main():
@@ -32,6 +35,8 @@ def main():
         overrides[key] = yaml.safe_load(value)
     model = load_model(src, task=None)
     config = model.get_config()
+    if "logmmse" in overrides:
+        overrides["logmmse"] = {**(config.get("logmmse") or {}), **overrides["logmmse"]}
     config.update(overrides)
     fresh = model.__class__.from_config(config)
     fresh.set_weights(model.get_weights())
