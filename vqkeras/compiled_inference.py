@@ -66,8 +66,9 @@ def enhance_graph(model, waveform, length):
 def _compile(model, graph, signature=("float32", "int32")):
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
+        from vqkeras.tf_guard import import_tensorflow
 
+        tf = import_tensorflow()
         specs = {("float32", "int32"): [tf.TensorSpec([None, None], tf.float32),
                                         tf.TensorSpec([None], tf.int32)],
                  ("float32", "float32"): [tf.TensorSpec([None, None, None], tf.float32),

@@ -156,8 +156,11 @@ def _metadata(model, segment_frames):
 
 def _write(model, directory, segment_frames):
     """Writes the SavedModel of `model` into the existing empty `directory`."""
-    import tensorflow as tf
     from keras.export import ExportArchive
+
+    from vqkeras.tf_guard import import_tensorflow
+
+    tf = import_tensorflow("export")
 
     archive = ExportArchive()
     archive.track(model)
@@ -190,6 +193,12 @@ def _replace(staging, out_dir):
 
 
 def _export_in_subprocess(model_or_path, out_dir, force, segment_seconds):
+    from vqkeras.tf_guard import tensorflow_available
+
+    if not tensorflow_available():
+        raise ExportError("export writes a TensorFlow SavedModel and needs TensorFlow, which is "
+                          "not installed here (pip install tensorflow); the .keras file "
+                          "itself works on every backend")
     os.makedirs(os.path.dirname(out_dir), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".vqkeras-export-",
                                      dir=os.path.dirname(out_dir)) as scratch:
@@ -198,7 +207,11 @@ def _export_in_subprocess(model_or_path, out_dir, force, segment_seconds):
         else:
             path = os.path.join(scratch, "model.keras")
             _load(model_or_path).save(path)
-        env = dict(os.environ, KERAS_BACKEND="tensorflow")
+        # The export needs no GPU: hide them from TensorFlow, which would
+        # otherwise reserve nearly all their memory beside this process's
+        # torch or JAX.
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES="",
+                   VQKERAS_TF_NO_GPU="1")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         cmd = [sys.executable, "-m", "vqkeras.export", path, out_dir,
                "--segment-seconds", repr(float(segment_seconds))]
@@ -285,6 +298,10 @@ def _main(argv=None):
     if keras.backend.backend() != "tensorflow":
         print("the export subprocess needs KERAS_BACKEND=tensorflow", file=sys.stderr)
         return _ERROR_EXIT
+    if os.environ.get("VQKERAS_TF_NO_GPU"):
+        from vqkeras.tf_guard import hide_gpus_from_tensorflow, import_tensorflow
+
+        hide_gpus_from_tensorflow(import_tensorflow("export"))
     try:
         export_savedmodel(args.model, args.out_dir, force=args.force,
                           segment_seconds=args.segment_seconds)

@@ -18,8 +18,9 @@ def _replica_context():
     replica, else None (other backends, no strategy, cross-replica code)."""
     if keras.backend.backend() != "tensorflow":
         return None
-    import tensorflow as tf
+    from vqkeras.tf_guard import import_tensorflow
 
+    tf = import_tensorflow()
     if not tf.distribute.has_strategy():
         return None
     context = tf.distribute.get_replica_context()

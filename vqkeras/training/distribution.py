@@ -34,8 +34,9 @@ def training_distribution(name):
         raise ValueError(f"distribution {name!r} needs KERAS_BACKEND={needed}; this run uses "
                          f"{backend}{note}")
     if name == "mirrored":
-        import tensorflow as tf
+        from vqkeras.tf_guard import import_tensorflow
 
+        tf = import_tensorflow("distribution: mirrored")
         with tf.distribute.MirroredStrategy().scope():
             yield
         return

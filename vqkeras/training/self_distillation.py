@@ -262,7 +262,8 @@ class SelfDistillationTrainer(keras.Model):
         """d fn(waveform) / d waveform for a scalar-valued `fn`."""
         backend = keras.backend.backend()
         if backend == "tensorflow":
-            import tensorflow as tf
+            from vqkeras.tf_guard import import_tensorflow
+            tf = import_tensorflow()
             with tf.GradientTape() as tape:
                 tape.watch(waveform)
                 value = fn(waveform)
@@ -303,7 +304,8 @@ class SelfDistillationTrainer(keras.Model):
         raise NotImplementedError(f"backend {backend!r} is not supported")
 
     def _train_step_tensorflow(self, data):
-        import tensorflow as tf
+        from vqkeras.tf_guard import import_tensorflow
+        tf = import_tensorflow()
         inputs = self._step_inputs(data)
         with tf.GradientTape() as tape:
             loss, values = self._step_loss(*inputs)
