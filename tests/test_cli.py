@@ -191,3 +191,237 @@ def test_train_recipe_runs_and_writes_summary(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("stepz: 3\n")
     assert main(["train", str(bad)]) == 2
+
+
+# ---- issue 12: truthful answers, nothing lost -------------------------------
+
+def test_score_rows_come_in_input_order_same_as_shards(tmp_path, capsys):
+    model = tiny_model(tmp_path, "vqscore-tiny")
+    root = tmp_path / "order"
+    (root / "a_sub").mkdir(parents=True)
+    lengths = {"z_long.wav": 2.0, "b_short.wav": 0.3, "a_sub/m.wav": 1.0, "c_mid.wav": 0.7,
+               "d_tiny.wav": 0.005}
+    for k, (name, seconds) in enumerate(lengths.items()):
+        sf.write(root / name, synth_speech(seconds, seed=k), 16000)
+    (root / "e_broken.wav").write_bytes(b"RIFF....")
+    expected = sorted(str(p) for p in root.rglob("*.wav"))
+    out = tmp_path / "all.csv"
+    main(["score", str(root), "--model", model, "-o", str(out), "--batch-size", "2", "-q"])
+    assert [r["path"] for r in read_csv(out)] == expected
+    # stdout: the same order
+    capsys.readouterr()
+    main(["score", str(root), "--model", model, "--batch-size", "2", "-q"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == expected
+    # a shard keeps that order, and 1/1 is the whole run
+    shard = tmp_path / "shard.csv"
+    main(["score", str(root), "--model", model, "-o", str(shard), "--shard", "2/2", "-q"])
+    assert [r["path"] for r in read_csv(shard)] == expected[1::2]
+    main(["score", str(root), "--model", model, "-o", str(shard), "--shard", "1/1", "-q"])
+    assert [r["path"] for r in read_csv(shard)] == expected
+    # arguments keep their order; a missing argument's row sits in its place
+    two = tmp_path / "two.csv"
+    main(["score", str(root / "z_long.wav"), str(tmp_path / "nope.wav"), str(root / "c_mid.wav"),
+          "--model", model, "-o", str(two), "-q"])
+    assert [os.path.basename(r["path"]) for r in read_csv(two)] == ["z_long.wav", "nope.wav",
+                                                                     "c_mid.wav"]
+
+
+def test_score_resume_rewrites_in_input_order(tmp_path, corpus):
+    model = tiny_model(tmp_path, "vqscore-tiny")
+    out = tmp_path / "scores.csv"
+    main(["score", str(corpus / "sub"), "--model", model, "-o", str(out), "-q"])
+    main(["score", str(corpus), "--model", model, "-o", str(out), "--resume", "-q"])
+    paths = [r["path"] for r in read_csv(out)]
+    assert paths == sorted(paths) and len(paths) == 5
+
+
+def test_enhance_never_lets_two_inputs_share_an_output(tmp_path, capsys):
+    model = tiny_model(tmp_path, "enhancer-tiny")
+    src = tmp_path / "src"
+    src.mkdir()
+    for k, (ext, fmt) in enumerate((("flac", "FLAC"), ("ogg", "OGG"), ("wav", "WAV"))):
+        sf.write(src / f"a.{ext}", synth_speech(0.5 + 0.1 * k, seed=k), 16000, format=fmt)
+    sf.write(src / "b.flac", synth_speech(0.4, seed=9), 16000)
+    out = tmp_path / "out"
+    assert main(["enhance", str(src / "a.flac"), str(src / "a.ogg"), str(src / "a.wav"),
+                 str(src / "b.flac"), "-o", str(out), "--model", model, "-q"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a.flac.wav", "a.ogg.wav", "a.wav.wav", "b.wav"]
+    for k, ext in enumerate(("flac", "ogg", "wav")):
+        assert sf.info(out / f"a.{ext}.wav").frames == int((0.5 + 0.1 * k) * 16000)
+    # the same name from two folders cannot be told apart: refused, nothing written
+    other = tmp_path / "other"
+    other.mkdir()
+    sf.write(other / "b.flac", synth_speech(0.4, seed=10), 16000)
+    out2 = tmp_path / "out2"
+    assert main(["enhance", str(src / "b.flac"), str(other / "b.flac"), "-o", str(out2),
+                 "--model", model]) == 2
+    assert "shared by several inputs" in capsys.readouterr().err
+    assert not out2.exists() or not any(out2.iterdir())
+
+
+def test_enhance_default_output_keeps_loud_samples_and_pcm16_scales(tmp_path, capsys):
+    from vqkeras.api import enhance
+
+    import keras
+
+    from vqkeras.api import load_model
+
+    # A decoder that boosts every bin (like the paper's model, whose output
+    # peaks near 2.0 on ordinary speech): the enhanced audio exceeds 1.0.
+    model = load_model(tiny_model(tmp_path, "enhancer-tiny"), task="se")
+    bias = [v for v in model.weights if v.path == "decoder/conv_dec6/bias"][0]
+    bias.assign(keras.ops.convert_to_numpy(bias) + 1.5)
+    model.save(str(tmp_path / "loud.keras"))
+    model = str(tmp_path / "loud.keras")
+    loud = synth_speech(0.8, seed=3)
+    loud = (loud / np.abs(loud).max() * 0.99).astype("float32")
+    sf.write(tmp_path / "loud.wav", loud, 16000, subtype="FLOAT")
+    expected = enhance([loud], model=model)[0]
+    assert np.abs(expected).max() > 1.2
+    out = tmp_path / "out"
+    assert main(["enhance", str(tmp_path / "loud.wav"), "-o", str(out), "--model", model, "-q"]) == 0
+    got, rate = sf.read(out / "loud.wav", dtype="float32")
+    assert sf.info(out / "loud.wav").subtype == "FLOAT" and rate == 16000
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    pcm = tmp_path / "pcm"
+    assert main(["enhance", str(tmp_path / "loud.wav"), "-o", str(pcm), "--model", model,
+                 "--pcm16"]) == 0
+    assert "scaled by" in capsys.readouterr().err
+    got16, _ = sf.read(pcm / "loud.wav", dtype="float32")
+    assert sf.info(pcm / "loud.wav").subtype == "PCM_16"
+    scale = np.abs(got16).max() / np.abs(expected).max()
+    np.testing.assert_allclose(got16, expected * scale, atol=1e-4)  # scaled, not clipped
+
+
+def test_enhance_resume_skips_complete_outputs_and_counts_them_apart(tmp_path, corpus, capsys):
+    model = tiny_model(tmp_path, "enhancer-tiny")
+    out = tmp_path / "out"
+    files = [str(corpus / "a.wav"), str(corpus / "sub" / "b.flac")]
+    assert main(["enhance", files[0], "-o", str(out), "--model", model, "-q"]) == 0
+    first = (out / "a.wav").stat().st_mtime_ns
+    # a cut output (wrong length) is redone; a stale temporary file is removed
+    sf.write(out / "b.wav", np.zeros(100, "float32"), 16000)
+    (out / "b.wav.part").write_bytes(b"RIFF")
+    capsys.readouterr()
+    assert main(["enhance", *files, "-o", str(out), "--model", model]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["enhance", *files, "-o", str(out), "--model", model, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "enhanced 1 file(s)" in err and "1 already complete" in err and "failed" not in err
+    assert (out / "a.wav").stat().st_mtime_ns == first
+    assert sf.info(out / "b.wav").frames == 9600 and not (out / "b.wav.part").exists()
+
+
+def test_interrupt_messages_name_resume(tmp_path, corpus, capsys, monkeypatch):
+    import vqkeras.enhancing
+    import vqkeras.scoring
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield  # a generator, like iter_scores
+
+    qe = tiny_model(tmp_path, "vqscore-tiny")
+    se = tiny_model(tmp_path, "enhancer-tiny")
+    monkeypatch.setattr(vqkeras.scoring, "iter_scores", interrupt)
+    assert main(["score", str(corpus / "a.wav"), "--model", qe, "-o", str(tmp_path / "s.csv")]) == 130
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.setattr(vqkeras.enhancing, "enhance_many",
+                        lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["enhance", str(corpus / "a.wav"), "--model", se, "-o", str(tmp_path / "e")]) == 130
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_score_creates_the_output_folder(tmp_path, corpus):
+    model = tiny_model(tmp_path, "vqscore-tiny")
+    out = tmp_path / "missing" / "dir" / "out.csv"
+    assert main(["score", str(corpus / "a.wav"), "--model", model, "-o", str(out), "-q"]) == 0
+    assert len(read_csv(out)) == 1
+
+
+def test_folders_without_audio_are_usage_errors_and_skips_are_reported(tmp_path, capsys):
+    model = tiny_model(tmp_path, "vqscore-tiny")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    only_m4a = tmp_path / "m4a"
+    only_m4a.mkdir()
+    (only_m4a / "x.m4a").write_bytes(b"....")
+    (only_m4a / "y.m4a").write_bytes(b"....")
+    for folder in (empty, only_m4a):
+        assert main(["score", str(folder), "--model", model]) == 2
+        err = capsys.readouterr().err
+        assert f"no audio files found under {folder}" in err
+    assert main(["enhance", str(only_m4a), "-o", str(tmp_path / "e"), "--model", model]) == 2
+    assert "2 .m4a" in capsys.readouterr().err
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    sf.write(mixed / "a.wav", synth_speech(0.5), 16000)
+    for name in ("b.m4a", "c.m4a", "notes.txt"):
+        (mixed / name).write_bytes(b"..")
+    assert main(["score", str(mixed), "--model", model, "-o", str(tmp_path / "m.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 3 file(s)" in err and "2 .m4a" in err and "1 .txt" in err
+
+
+def test_model_errors_say_what_the_file_is(tmp_path, corpus, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello " * 100)
+    fake = tmp_path / "fake.keras"
+    fake.write_text("hello")
+    audio = tmp_path / "audio.keras"
+    audio.write_bytes((corpus / "a.wav").read_bytes())
+    for path, what in ((text, "is a text file"), (fake, "is a text file"),
+                       (audio, "is an audio file")):
+        assert main(["score", str(corpus / "a.wav"), "--model", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and what in err and "expected a .keras file" in err
+        assert "File not found" not in err and err.endswith(")")
+
+
+def test_export_accepts_q_and_names_an_unwritable_target(tmp_path, capsys):
+    model = tiny_model(tmp_path, "vqscore-tiny")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["export", model, "-o", str(blocker / "sub" / "1"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(blocker / "sub" / "1") in err
+    assert ".tmp" not in err and "Traceback" not in err
+
+
+def test_progress_shows_no_rate_until_it_has_one_and_notes_get_their_own_line(monkeypatch, capsys):
+    import vqkeras.progress as progress_module
+
+    clock = iter([103.0, 103.5, 104.0, 104.5, 105.0, 105.5, 106.0])
+    monkeypatch.setattr(progress_module.time, "time", lambda: next(clock))
+    bar = progress_module.Progress(10, "scoring", enabled=True)
+    bar.update(1, 0.5)  # after 3 s of model loading: no rate yet
+    first = capsys.readouterr().err
+    assert "1/10" in first and "eta" not in first and "real time" not in first
+    bar.update(1, 4.0)
+    second = capsys.readouterr().err
+    assert "eta" in second and " 0x" not in second and "8.0x real time" in second
+    bar.note("x.wav: cannot read audio")
+    noted = capsys.readouterr().err
+    assert "\r\x1b[Kx.wav: cannot read audio\n" in noted  # cleared line, then the message
+    bar.close()
+
+
+def test_train_names_the_recipe_key_when_data_is_missing_and_data_flag_fixes_it(tmp_path, capsys):
+    data = tmp_path / "speech"
+    data.mkdir()
+    for i in range(3):
+        sf.write(data / f"s{i}.wav", synth_speech(1.2, seed=i), 16000)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("task: qe\npreset: vqscore-tiny\ndata:\n  train: ../nowhere/speech\n"
+                      "  batch_size: 2\n  crop_seconds: 0.5\nsteps: 1\nsteps_per_epoch: 1\n"
+                      f"checkpoint_every: 1\noutput_dir: {tmp_path / 'run'}\n")
+    assert main(["train", str(recipe), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "data.train" in err and "--data data.train=PATH" in err
+    split = tmp_path / "split.yaml"
+    split.write_text("task: qe\npreset: vqscore-tiny\ndata:\n  split: ../../shared/data\n")
+    assert main(["train", str(split), "--data-root", str(tmp_path / "nope")]) == 2
+    assert "data.split" in capsys.readouterr().err
+    assert main(["train", str(recipe), "--quiet", "--data", f"data.train={data}"]) == 0
+    assert (tmp_path / "run" / "model_0000001.keras").exists()

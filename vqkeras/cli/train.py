@@ -4,6 +4,9 @@ Writes checkpoints (atomic), best.keras on the highest val_lcc when the
 recipe names a validation set, TensorBoard logs, history.csv and
 summary.json into the output folder. Rerunning the same command after an
 interruption resumes from the backup at the same step and codebook.
+Recipe paths are relative to the recipe's folder; --data KEY=PATH and
+--data-root PATH point them elsewhere, and a missing path is reported with
+the recipe key to change.
 """
 import json
 import sys
@@ -16,14 +19,24 @@ def add_arguments(p):
     p.add_argument("--steps", type=int, help="override the recipe's number of steps")
     p.add_argument("-o", "--output-dir", help="override the recipe's output_dir")
     p.add_argument("--quiet", "-q", action="store_true", help="one line per epoch, no bar")
+    p.add_argument("--data", action="append", default=[], metavar="KEY=PATH",
+                   help="point a recipe path elsewhere: data.train (repeat for several "
+                        "folders), data.split, validation.labels, validation.shared_data, "
+                        "init_from; relative to the current folder")
+    p.add_argument("--data-root", metavar="PATH",
+                   help="the shared data folder (holding speech/, noise/, rir/) for the "
+                        "recipe's data.split and validation.shared_data")
 
 
 def run(args):
     from vqkeras.training.recipe import RecipeError, load_recipe
+    from vqkeras.training.recipe_data import apply_data_overrides, check_data_paths
     from vqkeras.training.trainer import train
 
     try:
         recipe = load_recipe(args.config)
+        recipe = apply_data_overrides(recipe, args.data, args.data_root)
+        check_data_paths(recipe, args.config)
     except RecipeError as err:
         raise UsageError(str(err)) from None
     if args.steps is not None and args.steps < 1:

@@ -1,0 +1,44 @@
+"""The Python API is as quiet as the CLI: no TensorFlow start-up noise, no
+retracing warnings, while real warnings still show (issue 12, point 13)."""
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+from test_cli import tiny_model
+
+SCRIPT = r"""
+import sys, warnings
+import numpy as np
+import vqkeras
+qe, se = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(0)
+import os
+# TensorFlow warns after 5 traces of one function; other backends only need
+# to show that no TensorFlow noise leaks in.
+lengths = (9000, 13000, 17000, 21000, 26000, 30000)
+for n in lengths if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" else lengths[:2]:
+    wave = (0.1 * rng.standard_normal(n)).astype("float32")
+    vqkeras.score(wave, model=qe)
+    vqkeras.score([wave], model=qe, variant="cos_x")
+    vqkeras.enhance(wave, model=se)
+    vqkeras.enhance(wave, model=se, resynthesis="gain")
+warnings.warn("a real warning from the user's code")
+print("done")
+"""
+
+NOISE = ("Unable to register", "TensorRT", "oneDNN custom operations",
+         "This TensorFlow binary is optimized", "retracing", "cuda drivers")
+
+
+def test_api_prints_no_start_up_noise_or_retracing_but_keeps_real_warnings(tmp_path):
+    qe = tiny_model(tmp_path, "vqscore-tiny")
+    se = tiny_model(tmp_path, "enhancer-tiny")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = ROOT
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, qe, se], env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    assert proc.stdout.strip() == "done", proc.stderr
+    for noise in NOISE:
+        assert noise not in proc.stderr, (noise, proc.stderr)
+    assert "a real warning from the user's code" in proc.stderr
