@@ -31,17 +31,12 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 else
   export PYTHONPATH=$PWD
 fi
-# TensorFlow must never be needed on torch/JAX: make any import of it fail.
-mkdir -p /tmp/notf
-cat > /tmp/notf/sitecustomize.py <<'EOF'
-import sys
-class _NoTensorFlow:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "tensorflow_io"):
-            raise ImportError(f"{name} is blocked on this machine (gpu_check)")
-        return None
-sys.meta_path.insert(0, _NoTensorFlow())
-EOF
+# TensorFlow must never be needed on torch/JAX: shadow it (and tensorflow-io)
+# with packages whose import fails, as if they were not installed.
+for m in tensorflow tensorflow_io; do
+  mkdir -p /tmp/notf/$m
+  echo "raise ImportError('$m is not available on this machine (gpu_check)')" > /tmp/notf/$m/__init__.py
+done
 export PYTHONPATH=/tmp/notf:$PYTHONPATH
 results=$OUT/gpu_check.jsonl
 LOGS=/tmp/gpu_logs; mkdir -p $LOGS
@@ -71,7 +66,7 @@ for model in vqscore-paper enhancer-paper; do
       python3 bench/gpu_train_check.py "$model" .gpudata/check --steps 30 --warmup 8 --fall-steps 50
   done
 done
-run pipeline 90 env KERAS_BACKEND=torch python3 bench/pipeline.py --audio .gpudata/check \
+[ -f bench/pipeline.py ] && run pipeline 90 env KERAS_BACKEND=torch python3 bench/pipeline.py --audio .gpudata/check \
   --workers 1 8 14 --batches 20 --numpy-only
 echo "check took $(( $(date +%s) - check_start )) s"
 python3 bench/gpu_summary.py "$results" | tee "$OUT/summary.txt"
@@ -86,13 +81,17 @@ if [ "$train_seconds" -gt 0 ] && [ $# -gt 0 ]; then
     pids+=($!)
   done
   wait "${pids[@]}"
+  keep=${GPU_KEEP_CHECKPOINTS:-6}
+  files=()
   for recipe in "$@"; do
     name=$(basename "$recipe" .yaml)
-    tail -5 "$LOGS/train_$name.txt"
+    tail -3 "$LOGS/train_$name.txt"
     ls runs/gpu/$name
-    (cd runs/gpu && tar cf - "$name"/*.keras "$name"/history.csv 2>/dev/null) \
-      | split -b 15M - "$OUT/ckpt_$name.tar.part-"
+    files+=($(ls runs/gpu/$name/model_*.keras 2>/dev/null | tail -n "$keep"))
+    [ -f runs/gpu/$name/history.csv ] && files+=(runs/gpu/$name/history.csv)
   done
+  # one archive of the last checkpoints of every run, in parts of 15 MB
+  [ ${#files[@]} -gt 0 ] && tar cf - "${files[@]}" | split -b 15M - "$OUT/checkpoints.tar.part-"
 fi
 tar czf "$OUT/logs.tar.gz" -C /tmp gpu_logs
 ls -la "$OUT"
