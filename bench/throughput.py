@@ -10,7 +10,21 @@ Scenarios, each in a fresh subprocess so peak RSS is its own:
   enhance-60s      `enhance` on one 60 s file (chunked overlap-add by default)
   enhance-60s-exact  the same file through the exact full-sequence path
   score-1h         (--hour) one 1-hour file, for the memory bound
-x real time = seconds of audio / wall seconds, after one warm-up call.
+  score-folder-beam  (--engine beam) the score-folder files through the Beam
+                   engine on the DirectRunner, 2 workers in multi-processing
+                   mode; wall time includes starting the workers and loading
+                   one model in each (no warm-up is possible: workers live
+                   for one pipeline). Printed beside score-folder from the
+                   same run, with the ratio.
+  score-folder-beam-threads  (--engine beam) the same with 2 worker threads
+                   in this process (direct_running_mode=multi_threading):
+                   one model, no worker processes to start.
+  score-folder-3x, score-folder-beam-3x  (--engine beam) the same on 3N
+                   files: the difference to N files gives each engine's
+                   marginal speed (seconds per extra file), without the
+                   Beam engine's fixed start-up cost.
+x real time = seconds of audio / wall seconds, after one warm-up call (Beam
+scenarios: no warm-up; peak RSS is the launching process only).
 Audio is cut from ../shared/data speech when present, else synthesised.
 Models: the bundled defaults, or the paper presets (random codebook) when
 none is bundled.
@@ -40,14 +54,31 @@ def model_for(task):
     m.quantizer.embed.assign(codes); m.quantizer.initted.assign(1.0)
     return m
 
+MODEL_FILE = os.path.join(folder, "qe-fallback.keras")
+if scenario.startswith("score-folder-beam") and not os.path.exists(BUNDLED["qe"]):
+    model_for("qe").save(MODEL_FILE)
+
+
 def files(pattern):
     return sorted(glob.glob(os.path.join(folder, pattern)))
 
 result = {}
-if scenario.startswith("score"):
+if scenario.startswith("score-folder-beam"):
+    from vqkeras.beam import score_rows
+    paths = files("f4_*.wav")[:nfiles * (3 if scenario.endswith("-3x") else 1)]
+    t = time.perf_counter()
+    mode = "multi_threading" if scenario.endswith("-threads") else "multi_processing"
+    rows = score_rows(paths, None if os.path.exists(BUNDLED["qe"]) else MODEL_FILE, batch_size=16,
+                      beam_args=["direct_num_workers=2", f"direct_running_mode={mode}",
+                                 "default_sdk_harness_log_level=WARNING"])
+    wall = time.perf_counter() - t
+    result = {"audio_s": sum(r["duration_s"] for r in rows), "wall_s": wall,
+              "errors": sum(1 for r in rows if r["error"])}
+elif scenario.startswith("score"):
     from vqkeras.scoring import score_files
     model = model_for("qe")
     paths = {"score-folder": files("f4_*.wav")[:nfiles], "score-one-by-one": files("f4_*.wav")[:nfiles],
+             "score-folder-3x": files("f4_*.wav")[:3 * nfiles],
              "score-60s": files("f60.wav"), "score-1h": files("f3600.wav")}[scenario]
     batch = 1 if scenario == "score-one-by-one" else 16
     list(score_files(model, paths[:2] if len(paths) > 1 else paths, batch_size=batch))  # warm-up
@@ -109,15 +140,21 @@ def main():
     p.add_argument("--files", type=int, default=200)
     p.add_argument("--hour", action="store_true", help="also score a 1-hour file")
     p.add_argument("--only", help="comma-separated scenarios")
+    p.add_argument("--engine", choices=["local", "beam"], default="local",
+                   help="beam: compare score-folder on the Beam DirectRunner (2 workers) "
+                        "with the local engine, in the same run")
     args = p.parse_args()
     scenarios = ["score-folder", "score-one-by-one", "score-60s", "enhance-10s", "enhance-60s",
                  "enhance-60s-exact"] + (["score-1h"] if args.hour else [])
+    if args.engine == "beam":
+        scenarios = ["score-folder", "score-folder-beam", "score-folder-beam-threads",
+                     "score-folder-3x", "score-folder-beam-3x"]
     if args.only:
         scenarios = [s for s in scenarios if s in args.only.split(",")]
     env = dict(os.environ, KERAS_BACKEND=args.backend, TF_CPP_MIN_LOG_LEVEL="3")
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        make_audio(folder, args.files, args.hour)
+        make_audio(folder, args.files * (3 if args.engine == "beam" else 1), args.hour)
         print(f"backend {args.backend}, {os.cpu_count()} CPU cores")
         for s in scenarios:
             out = subprocess.run([sys.executable, "-c", CHILD, s, folder, str(args.files)],
@@ -135,6 +172,22 @@ def main():
         a, b = results["score-folder"], results["score-one-by-one"]
         print(f"folder batching speed-up over one-at-a-time: "
               f"{(a['audio_s'] / a['wall_s']) / (b['audio_s'] / b['wall_s']):.2f}x")
+    if "score-folder" in results and "score-folder-beam" in results:
+        a, b = results["score-folder"], results["score-folder-beam"]
+        print(f"Beam DirectRunner (2 workers) vs local engine on {args.files} x 4 s: "
+              f"{b['wall_s'] / a['wall_s']:.2f}x the local wall time")
+    if "score-folder" in results and "score-folder-beam-threads" in results:
+        a, b = results["score-folder"], results["score-folder-beam-threads"]
+        print(f"Beam DirectRunner (2 threads, one process) vs local engine: "
+              f"{b['wall_s'] / a['wall_s']:.2f}x the local wall time")
+    names = ("score-folder", "score-folder-beam", "score-folder-3x", "score-folder-beam-3x")
+    if all(n in results for n in names):
+        a, b, a3, b3 = (results[n]["wall_s"] for n in names)
+        extra = 2 * args.files
+        local_each, beam_each = (a3 - a) / extra, (b3 - b) / extra
+        print(f"marginal cost per extra 4 s file: local {1000 * local_each:.1f} ms, "
+              f"Beam {1000 * beam_each:.1f} ms ({beam_each / local_each:.2f}x); "
+              f"Beam fixed start-up about {b - beam_each * args.files:.1f} s")
     if "enhance-60s" in results and "enhance-60s-exact" in results:
         a, b = results["enhance-60s"], results["enhance-60s-exact"]
         print(f"chunked vs exact enhancement on 60 s: {b['wall_s'] / a['wall_s']:.2f}x faster")

@@ -20,7 +20,8 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from vqkeras.beam.enhance_transform import EnhanceAudio
 from vqkeras.beam.pipeline_options import pipeline_options, staging_location
-from vqkeras.beam.rows import csv_line, delete_matching, read_json_lines, to_json_line
+from vqkeras.beam.rows import (WriteRowFiles, csv_line, delete_matching, read_json_lines,
+                               to_json_line)
 from vqkeras.beam.score_transform import ScoreAudio
 
 
@@ -89,12 +90,10 @@ def score_rows(files, model_path=None, batch_size=16, segment_seconds=None, fram
             _ = (p
                  | "Paths" >> beam.Create(files)
                  | "Score" >> ScoreAudio(model_path, batch_size, segment_seconds, frames)
-                 | "Json" >> beam.Map(to_json_line)
-                 | "Stage" >> beam.io.WriteToText(stage.prefix, file_name_suffix=".jsonl"))
-        rows = read_json_lines(stage.prefix + "*")
+                 | "Stage" >> beam.ParDo(WriteRowFiles(stage.prefix)))
+        rows = {r["path"]: r for r in read_json_lines(stage.prefix + "*.jsonl")}
     order = {path: i for i, path in enumerate(files)}
-    rows.sort(key=lambda r: order.get(r["path"], len(order)))
-    return rows
+    return sorted(rows.values(), key=lambda r: order.get(r["path"], len(order)))
 
 
 def write_sharded_rows(files, output, columns, shards=0, model_path=None, batch_size=16,
@@ -154,9 +153,8 @@ def enhance_files(plan, model_path=None, resynthesis=None, batch_size=4, chunk_t
                  | "Pairs" >> beam.Create(plan)
                  | "Enhance" >> EnhanceAudio(model_path, resynthesis, batch_size, chunk_threshold_s,
                                              subtype, resume)
-                 | "Json" >> beam.Map(to_json_line)
-                 | "Stage" >> beam.io.WriteToText(stage.prefix, file_name_suffix=".jsonl"))
-        results = {r["path"]: r for r in read_json_lines(stage.prefix + "*")}
+                 | "Stage" >> beam.ParDo(WriteRowFiles(stage.prefix)))
+        results = {r["path"]: r for r in read_json_lines(stage.prefix + "*.jsonl")}
     return [results.get(src, {"path": src, "output": dst, "kept": False, "notes": [],
                               "error": f"{src}: no result from the pipeline"})
             for src, dst in plan]

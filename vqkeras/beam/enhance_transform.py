@@ -58,11 +58,12 @@ class EnhanceAudio(beam.PTransform):
             Defaults to `"FLOAT"`.
         resume: keep outputs that are complete (16 kHz, as long as the
             input), as `vqkeras enhance --resume`. Defaults to False.
-        reshuffle: spread the pairs over workers first. Defaults to True.
+        reshuffle: spread the pairs over workers first (see `ScoreAudio`).
+            Defaults to False.
     """
 
     def __init__(self, model_path=None, resynthesis=None, batch_size=4, chunk_threshold_s=None,
-                 subtype="FLOAT", resume=False, reshuffle=True):
+                 subtype="FLOAT", resume=False, reshuffle=False):
         super().__init__()
         self.model_path = model_path
         self.resynthesis = resynthesis

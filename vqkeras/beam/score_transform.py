@@ -38,9 +38,10 @@ class ScoreAudio(beam.PTransform):
         segment_seconds: also report one score per segment of this many
             seconds. Defaults to None.
         frames: also report frame scores. Defaults to False.
-        reshuffle: spread the paths over workers before reading (keeps a
-            runner from fusing all the work onto the step that made the
-            paths). Defaults to True.
+        reshuffle: spread the paths over workers before reading. Needed
+            after a step that makes many paths from few elements (e.g. a
+            FlatMap over folders), which a runner would fuse with the work;
+            `beam.Create` and file sources spread already. Defaults to False.
 
     Example:
         with beam.Pipeline() as p:
@@ -48,7 +49,7 @@ class ScoreAudio(beam.PTransform):
     """
 
     def __init__(self, model_path=None, batch_size=16, segment_seconds=None, frames=False,
-                 reshuffle=True):
+                 reshuffle=False):
         super().__init__()
         self.model_path = model_path
         self.batch_size = batch_size
