@@ -3,7 +3,8 @@
     nice -n 10 python bench/enhancement_quality.py [MODEL.keras ...]
         [--noises val|test] [--items 20] [--sets noise reverb narrowband]
         [--resynthesis decoded gain logmmse_prior] [--no-dnsmos] [--out DIR]
-    nice -n 10 python bench/enhancement_quality.py --tune [--items 12]
+    nice -n 10 python bench/enhancement_quality.py --tune [--items 20]
+        [--logmmse '{"prior_weight": 0.75}'] [--grid '{"noise_bias": [3, 4]}']
 
 Evaluation sets (built once under runs/enhancement_{val,test}/, from the
 held-out LibriSpeech speakers of `default_split`, which never train a model;
@@ -247,6 +248,8 @@ def tune(args, model):
         "dd_alpha": [0.9, 0.95, 0.98],
         "min_prior_snr_db": [-25.0, -15.0],
     }
+    if args.grid:
+        grid = json.loads(args.grid)
     best = dict(LOGMMSE_DEFAULTS, **json.loads(args.logmmse or "{}"))
     seen = {}
 
@@ -290,6 +293,8 @@ def main():
     p.add_argument("--json", help="also write the averages as JSON")
     p.add_argument("--tune", action="store_true")
     p.add_argument("--tune-rounds", type=int, default=2)
+    p.add_argument("--grid", help="JSON {setting: [choices]} searched by --tune "
+                                  "(default: a built-in grid)")
     args = p.parse_args()
     if not os.path.isdir(SHARED):
         sys.exit(f"{SHARED} not found: this benchmark needs ../shared/data beside the checkout")
