@@ -227,3 +227,25 @@ def test_savedmodel_export_runs_the_mode_with_plain_tensorflow(tmp_path):
         expected = enhance_waveforms(model, [w])[0]
         np.testing.assert_allclose(outputs["serving_default/enhanced"][i, :len(w)], expected,
                                    atol=1e-5)
+
+
+def test_cli_output_of_an_8khz_file_is_16khz_with_nothing_above_4khz(tmp_path):
+    from vqkeras.cli.main import main
+    from vqkeras.resample import resample_waveform
+
+    model = tiny_enhancer(resynthesis="decoded")  # the decoder fills every band
+    path = str(tmp_path / "tiny.keras")
+    model.save(path)
+    recording = resample_waveform(noisy_speech(1.5, seed=11), 16000, 8000)
+    sf.write(tmp_path / "nb.wav", recording, 8000, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert main(["enhance", str(tmp_path / "nb.wav"), "-o", str(out), "--model", path,
+                 "--quiet"]) == 0
+    got, rate = sf.read(out / "nb.wav", dtype="float32")
+    wave = resample_waveform(recording, 8000, 16000)
+    assert rate == 16000 and got.shape == wave.shape
+    high = slice(9, None)
+    assert band_energies(got)[high].sum() <= band_energies(wave)[high].sum() * 1.02 + 1e-9
+    # without the input rate the decoder's upper band would be there
+    raw = enhance_waveforms(model, [wave])[0]
+    assert band_energies(raw)[high].sum() > 10 * band_energies(wave)[high].sum()

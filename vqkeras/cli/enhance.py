@@ -187,10 +187,10 @@ def run(args):
     try:
         for start in range(0, len(plan), group):
             part = plan[start:start + group]
-            waves, ok = [], []
+            waves, ok, rates = [], [], []  # rates: issue 11 (band of sub-16 kHz inputs)
             for src, dst in part:
                 try:
-                    wave = read_audio(src)[0]
+                    wave, rate = read_audio(src)
                 except AudioError as err:
                     progress.note(f"vqkeras enhance: {err}")
                     failed += 1
@@ -201,12 +201,13 @@ def run(args):
                     progress.update()
                     continue
                 waves.append(wave)
+                rates.append(rate)
                 ok.append((src, dst))
             if not waves:
                 continue
             try:
                 enhanced = enhance_many(model, waves, batch_size=args.batch_size,
-                                        chunk_threshold_s=threshold)
+                                        chunk_threshold_s=threshold, input_rates=rates)
             except Exception as err:  # noqa: BLE001 - one line per file, the run goes on
                 for src, _ in ok:
                     progress.note(f"vqkeras enhance: {src}: enhancement failed "
