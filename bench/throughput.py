@@ -19,7 +19,7 @@ Scenarios, each in a fresh subprocess so peak RSS is its own:
   score-folder-beam-threads  (--engine beam) the same with 2 worker threads
                    in this process (direct_running_mode=multi_threading):
                    one model, no worker processes to start.
-  score-folder-3x, score-folder-beam-3x  (--engine beam) the same on 3N
+  score-folder-5x, score-folder-beam-5x  (--engine beam) the same on 5N
                    files: the difference to N files gives each engine's
                    marginal speed (seconds per extra file), without the
                    Beam engine's fixed start-up cost.
@@ -65,7 +65,7 @@ def files(pattern):
 result = {}
 if scenario.startswith("score-folder-beam"):
     from vqkeras.beam import score_rows
-    paths = files("f4_*.wav")[:nfiles * (3 if scenario.endswith("-3x") else 1)]
+    paths = files("f4_*.wav")[:nfiles * (5 if scenario.endswith("-5x") else 1)]
     t = time.perf_counter()
     mode = "multi_threading" if scenario.endswith("-threads") else "multi_processing"
     rows = score_rows(paths, None if os.path.exists(BUNDLED["qe"]) else MODEL_FILE, batch_size=16,
@@ -78,7 +78,7 @@ elif scenario.startswith("score"):
     from vqkeras.scoring import score_files
     model = model_for("qe")
     paths = {"score-folder": files("f4_*.wav")[:nfiles], "score-one-by-one": files("f4_*.wav")[:nfiles],
-             "score-folder-3x": files("f4_*.wav")[:3 * nfiles],
+             "score-folder-5x": files("f4_*.wav")[:5 * nfiles],
              "score-60s": files("f60.wav"), "score-1h": files("f3600.wav")}[scenario]
     batch = 1 if scenario == "score-one-by-one" else 16
     list(score_files(model, paths[:2] if len(paths) > 1 else paths, batch_size=batch))  # warm-up
@@ -148,13 +148,13 @@ def main():
                  "enhance-60s-exact"] + (["score-1h"] if args.hour else [])
     if args.engine == "beam":
         scenarios = ["score-folder", "score-folder-beam", "score-folder-beam-threads",
-                     "score-folder-3x", "score-folder-beam-3x"]
+                     "score-folder-5x", "score-folder-beam-5x"]
     if args.only:
         scenarios = [s for s in scenarios if s in args.only.split(",")]
     env = dict(os.environ, KERAS_BACKEND=args.backend, TF_CPP_MIN_LOG_LEVEL="3")
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        make_audio(folder, args.files * (3 if args.engine == "beam" else 1), args.hour)
+        make_audio(folder, args.files * (5 if args.engine == "beam" else 1), args.hour)
         print(f"backend {args.backend}, {os.cpu_count()} CPU cores")
         for s in scenarios:
             out = subprocess.run([sys.executable, "-c", CHILD, s, folder, str(args.files)],
@@ -180,10 +180,10 @@ def main():
         a, b = results["score-folder"], results["score-folder-beam-threads"]
         print(f"Beam DirectRunner (2 threads, one process) vs local engine: "
               f"{b['wall_s'] / a['wall_s']:.2f}x the local wall time")
-    names = ("score-folder", "score-folder-beam", "score-folder-3x", "score-folder-beam-3x")
+    names = ("score-folder", "score-folder-beam", "score-folder-5x", "score-folder-beam-5x")
     if all(n in results for n in names):
         a, b, a3, b3 = (results[n]["wall_s"] for n in names)
-        extra = 2 * args.files
+        extra = 4 * args.files
         local_each, beam_each = (a3 - a) / extra, (b3 - b) / extra
         print(f"marginal cost per extra 4 s file: local {1000 * local_each:.1f} ms, "
               f"Beam {1000 * beam_each:.1f} ms ({beam_each / local_each:.2f}x); "
