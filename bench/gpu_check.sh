@@ -5,7 +5,8 @@
 #
 # Here, first:   bash bench/gpu_prepare.sh          (wheels + audio subset)
 # There:         bash bench/gpu_check.sh [TRAIN_SECONDS [RECIPE ...]]
-#                (device run with carry [".whl", ".gpudata"])
+#                (device run with carry [".whl", ".gpudata"]); TRAIN_SECONDS may be
+#                until:N to train until N s after the start
 #
 # 1. The plain-PyTorch peer step of the QE model (bench/torch_peer_qe.py),
 #    eager and torch.compile'd.
@@ -14,14 +15,15 @@
 #    the loss fell; TensorFlow is blocked for every Keras process.
 # 3. A table with each backend's step time over the peer's.
 # 4. With TRAIN_SECONDS > 0: the given recipes are trained side by side for
-#    that long (torch backend, numpy pipeline); their checkpoints come back
-#    in $OUT as tar parts (at most 8 files come back: keep recipes few).
+#    that long by bench/gpu_ranking_train.sh (torch backend, numpy pipeline);
+#    weights-only copies of their checkpoints come back in $OUT as tar parts.
 # $OUT ends with gpu_check.jsonl, summary.txt, logs.tar.gz and the parts.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
 mkdir -p "$OUT"
-train_seconds=${1:-0}
+script_start=$(date +%s)
+train_seconds=${1:-0}   # or until:N, train until N s after this script started (90 s kept for packing)
 shift || true
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3 XLA_PYTHON_CLIENT_PREALLOCATE=false
 if ls .whl/*.whl >/dev/null 2>&1; then
@@ -71,27 +73,12 @@ done
 echo "check took $(( $(date +%s) - check_start )) s"
 python3 bench/gpu_summary.py "$results" | tee "$OUT/summary.txt"
 
+case $train_seconds in
+  until:*) train_seconds=$(( ${train_seconds#until:} - ($(date +%s) - script_start) - 90 )) ;;
+esac
+echo "training for $train_seconds s: $*"
 if [ "$train_seconds" -gt 0 ] && [ $# -gt 0 ]; then
-  pids=()
-  for recipe in "$@"; do
-    name=$(basename "$recipe" .yaml)
-    mkdir -p "runs/gpu/$name"
-    (KERAS_BACKEND=torch timeout -s INT "$train_seconds" python3 -m vqkeras.cli.main train \
-       "$recipe" -o "runs/gpu/$name" > "$LOGS/train_$name.txt" 2>&1) &
-    pids+=($!)
-  done
-  wait "${pids[@]}"
-  keep=${GPU_KEEP_CHECKPOINTS:-6}
-  files=()
-  for recipe in "$@"; do
-    name=$(basename "$recipe" .yaml)
-    tail -3 "$LOGS/train_$name.txt"
-    ls runs/gpu/$name
-    files+=($(ls runs/gpu/$name/model_*.keras 2>/dev/null | tail -n "$keep"))
-    [ -f runs/gpu/$name/history.csv ] && files+=(runs/gpu/$name/history.csv)
-  done
-  # one archive of the last checkpoints of every run, in parts of 15 MB
-  [ ${#files[@]} -gt 0 ] && tar cf - "${files[@]}" | split -b 15M - "$OUT/checkpoints.tar.part-"
+  LOGS=$LOGS OUT=$OUT bash bench/gpu_ranking_train.sh "$train_seconds" "$@"
 fi
 tar czf "$OUT/logs.tar.gz" -C /tmp gpu_logs
 ls -la "$OUT"
