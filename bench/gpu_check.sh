@@ -17,6 +17,7 @@
 # 4. With TRAIN_SECONDS > 0: the given recipes are trained side by side for
 #    that long by bench/gpu_ranking_train.sh (torch backend, numpy pipeline);
 #    weights-only copies of their checkpoints come back in $OUT as tar parts.
+# GPU_CHECK_QUICK=1 leaves out the torch.compile peer and the pipeline rates.
 # $OUT ends with gpu_check.jsonl, summary.txt, logs.tar.gz and the parts.
 set -u
 cd "$(dirname "$0")/.."
@@ -61,14 +62,14 @@ run() {  # run LABEL TIMEOUT CMD...: keeps the RESULT line, prints failures
 
 check_start=$(date +%s)
 run peer 120 python3 bench/torch_peer_qe.py --steps 40
-run peer_compiled 150 python3 bench/torch_peer_qe.py --steps 40 --compile
+[ -z "${GPU_CHECK_QUICK:-}" ] && run peer_compiled 150 python3 bench/torch_peer_qe.py --steps 40 --compile
 for model in vqscore-paper enhancer-paper; do
   for backend in jax torch; do
     run "${model}_${backend}" 150 env KERAS_BACKEND=$backend \
       python3 bench/gpu_train_check.py "$model" .gpudata/check --steps 30 --warmup 8 --fall-steps 50
   done
 done
-[ -f bench/pipeline.py ] && run pipeline 90 env KERAS_BACKEND=torch python3 bench/pipeline.py --audio .gpudata/check \
+[ -z "${GPU_CHECK_QUICK:-}" ] && [ -f bench/pipeline.py ] && run pipeline 90 env KERAS_BACKEND=torch python3 bench/pipeline.py --audio .gpudata/check \
   --workers 1 8 14 --batches 20 --numpy-only
 echo "check took $(( $(date +%s) - check_start )) s"
 python3 bench/gpu_summary.py "$results" | tee "$OUT/summary.txt"
