@@ -78,3 +78,30 @@ def import_tensorflow_io(feature="this feature"):
             f"{feature} needs tensorflow-io, which is not installed here ({err}); "
             "install it with `pip install tensorflow-io`") from None
     return tfio
+
+
+def set_random_seed(seed):
+    """`keras.utils.set_random_seed(seed)` without its TensorFlow import.
+
+    Keras seeds TensorFlow whenever it is installed, which imports it (two
+    seconds, and its claim on the GPUs) even under JAX or torch. Here
+    TensorFlow is seeded only on its own backend; Python, NumPy, torch and
+    Keras' global seed are set as Keras does.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    try:
+        from keras.src.utils import module_utils
+    except ImportError:  # a Keras without this layout: fall back, TF included
+        keras.utils.set_random_seed(seed)
+        return
+    lazy_tf = module_utils.tensorflow
+    saved = lazy_tf.__dict__.get("_available", None)
+    lazy_tf._available = False  # what keras' check reads: "TF is not installed"
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        lazy_tf._available = saved

@@ -5,7 +5,9 @@ import time
 
 import keras
 
+from vqkeras.tf_guard import set_random_seed
 from vqkeras.training.callbacks import StepTimer, StopOnNaN, atomic_save, fit_summary
+from vqkeras.training.mixed_precision import check_policy, dtype_policy_scope
 from vqkeras.training.self_distillation import SelfDistillationTrainer
 
 
@@ -49,7 +51,7 @@ def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_s
                  learning_rate=1e-5, seed=0, crop_seconds=3.0, checkpoint_every=1000,
                  steps_per_epoch=100, epsilon_range=(0.03, 0.55), ce_weight=1.0,
                  reconstruction_weight=45.0, beta_1=0.5, beta_2=0.9, verbose="auto",
-                 extra_callbacks=(), pipeline="auto", workers=None):
+                 extra_callbacks=(), pipeline="auto", workers=None, dtype_policy=None):
     """Self-distillation with adversarial training, from a stage-1 enhancer.
 
     Writes into `output_dir`: `student_XXXXXXX.keras` every `checkpoint_every`
@@ -76,6 +78,8 @@ def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_s
         pipeline: "auto" (tf.data on TensorFlow, the numpy `CropDataset`
             elsewhere), "tf" or "numpy".
         workers: int or None. Worker processes of the numpy pipeline.
+        dtype_policy: None (float32) or "mixed_bfloat16". (The
+            self-distillation step has no loss scaling, so not float16.)
 
     Returns:
         The summary dict (also in `summary.json`).
@@ -84,7 +88,7 @@ def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_s
 
     steps = int(steps)
     os.makedirs(output_dir, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     steps_per_epoch = max(1, min(int(steps_per_epoch), steps))
     data_callbacks = []
     if _is_dataset(files_or_dataset):
@@ -94,9 +98,13 @@ def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_s
             files_or_dataset, pipeline=pipeline, batch_size=batch_size,
             crop_seconds=crop_seconds, seed=seed, steps_per_epoch=steps_per_epoch,
             workers=workers)
-    trainer = SelfDistillationTrainer.from_stage1(
-        stage1_model_path, epsilon_range=epsilon_range, ce_weight=ce_weight,
-        reconstruction_weight=reconstruction_weight, seed=seed)
+    if check_policy(dtype_policy) == "mixed_float16":
+        raise ValueError("stage 2 supports dtype_policy mixed_bfloat16 (or float32), not "
+                         "mixed_float16: its training step has no loss scaling")
+    with dtype_policy_scope(dtype_policy):
+        trainer = SelfDistillationTrainer.from_stage1(
+            stage1_model_path, epsilon_range=epsilon_range, ce_weight=ce_weight,
+            reconstruction_weight=reconstruction_weight, seed=seed)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1,
                                                     beta_2=beta_2))
     epochs = max(1, -(-steps // steps_per_epoch))

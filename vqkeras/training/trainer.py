@@ -5,9 +5,11 @@ import time
 
 import keras
 
+from vqkeras.tf_guard import set_random_seed
 from vqkeras.training.callbacks import (PeriodicCheckpoint, StepTimer, StopOnNaN, atomic_save,
                                         fit_summary)
 from vqkeras.training.distribution import training_distribution
+from vqkeras.training.mixed_precision import dtype_policy_scope, wrap_optimizer
 
 
 def training_files(recipe):
@@ -17,6 +19,10 @@ def training_files(recipe):
     from vqkeras.data.splits import default_speech_split
 
     data = recipe["data"]
+    if data["split"] and data.get("speech", "default") == "all":  # issue 10: every source
+        from vqkeras.data.splits import all_speech_split
+        train, _ = all_speech_split(data["split"])
+        return train + (collect_audio_files(data["train"]) if data["train"] else [])
     if data["split"]:
         train, _ = default_speech_split(data["split"])
         return train + (collect_audio_files(data["train"]) if data["train"] else [])
@@ -36,7 +42,8 @@ def _train_stage2(recipe, steps, output_dir, verbose):
                            checkpoint_every=recipe["checkpoint_every"],
                            steps_per_epoch=min(int(recipe["steps_per_epoch"]), steps),
                            epsilon_range=tuple(recipe["epsilon_range"]), verbose=verbose,
-                           pipeline=data.get("pipeline", "auto"), workers=data.get("workers"))
+                           pipeline=data.get("pipeline", "auto"), workers=data.get("workers"),
+                           dtype_policy=recipe.get("dtype_policy"))
     summary.setdefault("preset", recipe["preset"])
     summary.setdefault("steps", steps)
     summary.setdefault("backend", keras.backend.backend())
@@ -127,14 +134,27 @@ def training_input(recipe, files, steps_per_epoch, transform=None):
 
 
 def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
-    keras.utils.set_random_seed(recipe["seed"])
+    set_random_seed(recipe["seed"])
     files = training_files(recipe)
     steps_per_epoch = min(int(recipe["steps_per_epoch"]), steps)
-    dataset, data_callbacks, _ = training_input(recipe, files, steps_per_epoch)
-    model = build_model(recipe)
+    # --- issue 10: ranking pairs and fine-tuning a stage-1 model from init_from
+    transform = None
+    if recipe["data"].get("ranking"):
+        from vqkeras.data.ranking_pairs import RankingPairs
+        transform = RankingPairs(**recipe["data"]["ranking"])
+    dataset, data_callbacks, _ = training_input(recipe, files, steps_per_epoch,
+                                                transform=transform)
+    policy = recipe.get("dtype_policy")
+    with dtype_policy_scope(policy):
+        model = build_model(recipe)
+    if recipe.get("init_from"):
+        from vqkeras.api import load_model
+        model.set_weights(load_model(recipe["init_from"], task=None).get_weights())
+    # --- end issue 10
     opt = recipe["optimizer"]
-    model.compile(optimizer=keras.optimizers.Adam(opt["learning_rate"], beta_1=opt["beta_1"],
-                                                  beta_2=opt["beta_2"]))
+    optimizer = keras.optimizers.Adam(opt["learning_rate"], beta_1=opt["beta_1"],
+                                      beta_2=opt["beta_2"])
+    model.compile(optimizer=wrap_optimizer(optimizer, policy))
     epochs = max(1, -(-steps // steps_per_epoch))
     timer, nan_guard = StepTimer(), StopOnNaN()
     callbacks = data_callbacks + [nan_guard, timer]
@@ -168,7 +188,8 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     if validation and history.history.get("val_lcc"):
         best["best_val_lcc"] = max(float(v) for v in history.history["val_lcc"])
     summary = fit_summary(history, timer, nan_guard, start, final, output_dir,
-                          preset=recipe["preset"], steps=steps, training_files=len(files), **best)
+                          preset=recipe["preset"], steps=steps, training_files=len(files),
+                          dtype_policy=policy or "float32", **best)
     if nan_guard.message:
         print(f"vqkeras train: {nan_guard.message}", file=sys.stderr)
     return summary
