@@ -159,6 +159,89 @@ def test_engine_options_are_checked(tmp_path, corpus, qe_model, capsys):
                  "--beam-shards", "2"]) == 2  # sharded output needs --output
 
 
+class SchemeFileSystem:
+    """Registers `vqtest:///abs/path` as a Beam filesystem over local
+    `/abs/path`: a stand-in for gs:// or s3:// (in-process runner only)."""
+
+    @staticmethod
+    def install():
+        from apache_beam.io.filesystem import FileMetadata, MatchResult
+        from apache_beam.io.localfilesystem import LocalFileSystem
+
+        prefix = "vqtest://"
+        if getattr(SchemeFileSystem, "registered", None):
+            return prefix
+
+        def local(path):
+            return path[len(prefix):] if path.startswith(prefix) else path
+
+        class VQTestFileSystem(LocalFileSystem):
+            @classmethod
+            def scheme(cls):
+                return "vqtest"
+
+            def join(self, basepath, *paths):
+                return prefix + super().join(local(basepath), *paths)
+
+            def split(self, path):
+                head, tail = super().split(local(path))
+                return prefix + head, tail
+
+            def match(self, patterns, limits=None):
+                found = LocalFileSystem(None).match([local(p) for p in patterns], limits)
+                return [MatchResult(p, [FileMetadata(prefix + m.path, m.size_in_bytes,
+                                                     m.last_updated_in_seconds)
+                                        for m in r.metadata_list]) for p, r in zip(patterns, found)]
+
+            def copy(self, sources, destinations):
+                return super().copy([local(x) for x in sources], [local(x) for x in destinations])
+
+            def rename(self, sources, destinations):
+                return super().rename([local(x) for x in sources], [local(x) for x in destinations])
+
+            def delete(self, paths):
+                return super().delete([local(x) for x in paths])
+
+        for name in ("mkdirs", "create", "open", "exists", "size", "last_updated", "checksum",
+                     "metadata"):
+            def method(self, path, *args, _name=name, **kwargs):
+                return getattr(LocalFileSystem, _name)(self, local(path), *args, **kwargs)
+            setattr(VQTestFileSystem, name, method)
+        SchemeFileSystem.registered = VQTestFileSystem  # Beam's registry holds subclasses weakly
+        return prefix
+
+
+def test_paths_models_and_outputs_on_another_beam_filesystem(tmp_path, corpus, qe_model):
+    from vqkeras.beam import enhance_files, expand_paths, plan_enhanced_paths, score_rows
+
+    prefix = SchemeFileSystem.install()
+    files, missing = expand_paths([prefix + str(corpus), prefix + str(tmp_path / "none_*.wav")])
+    assert len(missing) == 1 and len(files) == len(files_of(corpus))
+    rows = score_rows(files, prefix + qe_model)  # the model is copied to the worker
+    for row in rows:
+        assert row["path"].startswith(prefix)
+        row["path"] = row["path"][len(prefix):]
+        row["error"] = row["error"].replace(prefix, "")
+    assert_same_rows(rows, local_rows(qe_model, files_of(corpus)))
+
+    model = tiny_model(tmp_path, "enhancer-tiny")
+    plan, errors = plan_enhanced_paths([prefix + str(corpus / "sub")], prefix + str(tmp_path / "out"))
+    assert not errors and plan == [(prefix + str(corpus / "sub" / "at_22k.flac"),
+                                    prefix + str(tmp_path / "out" / "at_22k.wav"))]
+    results = enhance_files(plan, prefix + model)
+    assert results[0]["error"] == "" and sf.info(tmp_path / "out" / "at_22k.wav").samplerate == 16000
+
+
+def test_an_exported_savedmodel_scores_like_its_keras_model(tmp_path, corpus, qe_model):
+    from vqkeras.beam import score_rows
+    from vqkeras.export import export_savedmodel
+
+    export_savedmodel(qe_model, str(tmp_path / "savedmodel"))
+    files = files_of(corpus)
+    got = score_rows(files, str(tmp_path / "savedmodel"), segment_seconds=0.5)
+    assert_same_rows(got, local_rows(qe_model, files, segment=0.5))
+
+
 def test_cli_beam_enhance_writes_the_same_files(tmp_path, corpus):
     from vqkeras.cli.main import main
 
