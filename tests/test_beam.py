@@ -1,10 +1,12 @@
 """The Beam engine (`vqkeras.beam`, `--engine beam`) on the DirectRunner:
 the same rows and files as the local engine, and bad files never fail the
-pipeline. TensorFlow backend only (the engine runs whatever backend the
-workers have; the local engine's own tests cover the backends)."""
+pipeline. The in-process equality test runs on every backend (workers use
+their own KERAS_BACKEND); the rest run on TensorFlow only."""
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,8 +15,6 @@ import soundfile as sf
 from conftest import synth_speech, tf_only
 
 pytest.importorskip("apache_beam", reason='Apache Beam is not installed (pip install "vqkeras[beam]")')
-
-pytestmark = tf_only
 
 MULTI = ["direct_num_workers=2", "direct_running_mode=multi_processing",
          "default_sdk_harness_log_level=WARNING"]
@@ -96,6 +96,7 @@ def test_beam_rows_equal_the_local_engine_rows(corpus, qe_model):
     assert [r["path"] for r in got] == files  # handed back in input order
 
 
+@tf_only
 def test_two_worker_multiprocessing_runner_gives_the_same_rows(corpus, qe_model):
     from vqkeras.beam import score_rows
 
@@ -104,6 +105,7 @@ def test_two_worker_multiprocessing_runner_gives_the_same_rows(corpus, qe_model)
     assert_same_rows(got, local_rows(qe_model, files))
 
 
+@tf_only
 def test_a_corpus_of_only_bad_files_completes_with_error_rows(tmp_path, qe_model):
     from vqkeras.beam import score_rows
 
@@ -114,6 +116,7 @@ def test_a_corpus_of_only_bad_files_completes_with_error_rows(tmp_path, qe_model
     assert all(r["error"].startswith(r["path"]) for r in rows)
 
 
+@tf_only
 def test_cli_beam_engine_writes_the_same_csv_and_exit_code(tmp_path, corpus, qe_model):
     from vqkeras.cli.main import main
 
@@ -135,6 +138,7 @@ def test_cli_beam_engine_writes_the_same_csv_and_exit_code(tmp_path, corpus, qe_
             assert abs(float(g["vqscore"]) - float(w["vqscore"])) <= 1e-6
 
 
+@tf_only
 def test_cli_sharded_output_holds_every_row_once(tmp_path, corpus, qe_model):
     from vqkeras.cli.main import main
 
@@ -148,6 +152,7 @@ def test_cli_sharded_output_holds_every_row_once(tmp_path, corpus, qe_model):
     assert_same_rows(rows, local_rows(qe_model, files_of(corpus)))
 
 
+@tf_only
 def test_engine_options_are_checked(tmp_path, corpus, qe_model, capsys):
     from vqkeras.cli.main import main
 
@@ -211,6 +216,7 @@ class SchemeFileSystem:
         return prefix
 
 
+@tf_only
 def test_paths_models_and_outputs_on_another_beam_filesystem(tmp_path, corpus, qe_model):
     from vqkeras.beam import enhance_files, expand_paths, plan_enhanced_paths, score_rows
 
@@ -232,6 +238,7 @@ def test_paths_models_and_outputs_on_another_beam_filesystem(tmp_path, corpus, q
     assert results[0]["error"] == "" and sf.info(tmp_path / "out" / "at_22k.wav").samplerate == 16000
 
 
+@tf_only
 def test_an_exported_savedmodel_scores_like_its_keras_model(tmp_path, corpus, qe_model):
     from vqkeras.beam import score_rows
     from vqkeras.export import export_savedmodel
@@ -242,6 +249,7 @@ def test_an_exported_savedmodel_scores_like_its_keras_model(tmp_path, corpus, qe
     assert_same_rows(got, local_rows(qe_model, files, segment=0.5))
 
 
+@tf_only
 def test_cli_beam_enhance_writes_the_same_files(tmp_path, corpus):
     from vqkeras.cli.main import main
 
@@ -260,3 +268,13 @@ def test_cli_beam_enhance_writes_the_same_files(tmp_path, corpus):
         assert rate_a == rate_b == 16000 and sf.info(tmp_path / "beam" / name).subtype == \
             sf.info(tmp_path / "local" / name).subtype
         np.testing.assert_allclose(b, a, atol=1e-6)
+
+
+@tf_only
+def test_the_local_engine_never_imports_beam(tmp_path, corpus, qe_model):
+    code = ("import sys; from vqkeras.cli.main import main; "
+            f"main(['score', {str(corpus / 'speech_0.wav')!r}, '--model', {qe_model!r}, '-q']); "
+            "print('BEAM' if 'apache_beam' in sys.modules else 'NO-BEAM')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, KERAS_BACKEND="tensorflow"), timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "NO-BEAM", out.stderr[-2000:]

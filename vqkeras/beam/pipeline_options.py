@@ -27,8 +27,12 @@ def pipeline_options(runner=None, beam_args=()):
     """`PipelineOptions` for a runner name (DirectRunner, FlinkRunner,
     SparkRunner, DataflowRunner, ...; Beam's default when None) and
     `KEY=VALUE` options such as `direct_num_workers=2`, `project=P` or
-    `temp_location=gs://bucket/tmp`."""
-    return PipelineOptions(beam_flags(runner, beam_args))
+    `temp_location=gs://bucket/tmp`. Worker processes log warnings and
+    errors only, unless `default_sdk_harness_log_level` is given."""
+    flags = beam_flags(runner, beam_args)
+    if not any(f.startswith("--default_sdk_harness_log_level") for f in flags):
+        flags.append("--default_sdk_harness_log_level=WARNING")
+    return PipelineOptions(flags)
 
 
 def staging_location(options):
