@@ -249,3 +249,15 @@ def test_cli_output_of_an_8khz_file_is_16khz_with_nothing_above_4khz(tmp_path):
     # without the input rate the decoder's upper band would be there
     raw = enhance_waveforms(model, [wave])[0]
     assert band_energies(raw)[high].sum() > 10 * band_energies(wave)[high].sum()
+
+
+def test_the_bundled_default_enhancer_uses_the_mode():
+    from vqkeras.api import BUNDLED, load_model
+    from vqkeras.models.vq_enhancer_model import LOGMMSE_DEFAULTS
+
+    assert os.path.getsize(BUNDLED["se"]) < 10e6
+    model = load_model(None, task="se")
+    assert model.resynthesis == "logmmse_prior" and model.logmmse == LOGMMSE_DEFAULTS
+    wave = noisy_speech(1.5, seed=12)
+    out = enhance_waveforms(model, [wave])[0]
+    assert np.all(band_energies(out) <= band_energies(wave) * 1.02)
