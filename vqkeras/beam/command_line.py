@@ -4,12 +4,18 @@ The commands expand and check their arguments as always, then hand the
 files to these functions, which run the pipeline and give back results in
 the local engine's form, so the CLI writes the same output file.
 """
+import logging
 import os
 import sys
 
 from vqkeras.beam.engine import enhance_files, score_rows, write_sharded_rows
 from vqkeras.beam.paths import is_remote
 from vqkeras.beam.saved_model_runner import SavedModelRunner, is_saved_model
+
+
+# Beam's own warnings on this machine (option parsing, forwarded worker
+# start-up notices) say nothing about the user's files; errors still show.
+logging.getLogger("apache_beam").setLevel(logging.ERROR)
 
 
 def check_model(model_path, task):
