@@ -43,6 +43,7 @@ def corpus(tmp_path_factory):
     for i, seconds in enumerate([0.6, 1.3, 2.1, 0.9, 1.7]):
         sf.write(root / f"speech_{i}.wav", synth_speech(seconds, seed=i), 16000)
     sf.write(root / "sub" / "at_22k.flac", synth_speech(1.1, rate=22050, seed=7), 22050)
+    sf.write(root / "sub" / "at_8k.wav", synth_speech(1.4, rate=8000, seed=8), 8000)
     sf.write(root / "silence.wav", np.zeros(16000, "float32"), 16000)
     (root / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio at all")
     (root / "empty.flac").write_bytes(b"")
@@ -232,10 +233,11 @@ def test_paths_models_and_outputs_on_another_beam_filesystem(tmp_path, corpus, q
 
     model = tiny_model(tmp_path, "enhancer-tiny")
     plan, errors = plan_enhanced_paths([prefix + str(corpus / "sub")], prefix + str(tmp_path / "out"))
-    assert not errors and plan == [(prefix + str(corpus / "sub" / "at_22k.flac"),
-                                    prefix + str(tmp_path / "out" / "at_22k.wav"))]
+    assert not errors and plan[0] == (prefix + str(corpus / "sub" / "at_22k.flac"),
+                                      prefix + str(tmp_path / "out" / "at_22k.wav"))
     results = enhance_files(plan, prefix + model)
-    assert results[0]["error"] == "" and sf.info(tmp_path / "out" / "at_22k.wav").samplerate == 16000
+    assert [r["error"] for r in results] == ["", ""]
+    assert sf.info(tmp_path / "out" / "at_22k.wav").samplerate == 16000
 
 
 @tf_only
@@ -261,7 +263,8 @@ def test_cli_beam_enhance_writes_the_same_files(tmp_path, corpus):
     assert code_local == code_beam == 1  # the corrupt file
     names = lambda d: sorted(os.path.relpath(os.path.join(r, f), d)  # noqa: E731
                              for r, _, fs in os.walk(d) for f in fs)
-    assert names(tmp_path / "beam") == names(tmp_path / "local") == ["at_22k.wav", "speech_0.wav"]
+    assert names(tmp_path / "beam") == names(tmp_path / "local") == ["at_22k.wav", "at_8k.wav",
+                                                                     "speech_0.wav"]
     for name in names(tmp_path / "local"):
         a, rate_a = sf.read(tmp_path / "local" / name)
         b, rate_b = sf.read(tmp_path / "beam" / name)

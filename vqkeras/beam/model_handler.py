@@ -82,18 +82,19 @@ class VQKerasModelHandler(ModelHandler):
         return score_batch(model, batch, self.segment_seconds, self.frames, scorer=scorer)
 
     def _enhance(self, batch, model):
-        from vqkeras.enhancing import CHUNK_THRESHOLD_S, enhance_many
+        from vqkeras.enhancing import CHUNK_THRESHOLD_S, enhance_many, limit_to_input_band
 
         waves = [item[1] for item in batch]
+        rates = [item[2] for item in batch]  # sub-16 kHz inputs keep their own band
         try:
             if isinstance(model, SavedModelRunner):
                 out = []
                 for start in range(0, len(waves), self.batch_size):
                     out.extend(model.enhance(waves[start:start + self.batch_size]))
-                return out
+                return [limit_to_input_band(e, r) for e, r in zip(out, rates)]
             threshold = CHUNK_THRESHOLD_S if self.chunk_threshold_s is None else self.chunk_threshold_s
             return enhance_many(model, waves, batch_size=self.batch_size,
-                                chunk_threshold_s=threshold)
+                                chunk_threshold_s=threshold, input_rates=rates)
         except Exception as err:
             return [f"{item[0][0]}: enhancement failed ({type(err).__name__}: {err})" for item in batch]
 
