@@ -61,6 +61,7 @@ def import_tensorflow(feature="this feature"):
 
     if keras.backend.backend() != "tensorflow":
         hide_gpus_from_tensorflow(tf)
+        _let_keras_see_tensorflow()
     return tf
 
 
@@ -80,28 +81,49 @@ def import_tensorflow_io(feature="this feature"):
     return tfio
 
 
-def set_random_seed(seed):
-    """`keras.utils.set_random_seed(seed)` without its TensorFlow import.
 
-    Keras seeds TensorFlow whenever it is installed, which imports it (two
-    seconds, and its claim on the GPUs) even under JAX or torch. Here
-    TensorFlow is seeded only on its own backend; Python, NumPy, torch and
-    Keras' global seed are set as Keras does.
-    """
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        keras.utils.set_random_seed(seed)
-        return
+def _keras_lazy_tensorflow():
+    """Keras' lazy `tensorflow` module handle, or None (another layout)."""
     try:
         from keras.src.utils import module_utils
-    except ImportError:  # a Keras without this layout: fall back, TF included
-        keras.utils.set_random_seed(seed)
+    except ImportError:
+        return None
+    return getattr(module_utils, "tensorflow", None)
+
+
+def keep_keras_off_tensorflow():
+    """Under JAX or torch, makes Keras treat TensorFlow as not installed
+    until vqkeras imports it for a feature (`import_tensorflow`).
+
+    Keras probes `tensorflow` whenever it is installed, whatever the backend:
+    `keras.utils.set_random_seed` seeds it and `model.save` checks for its
+    shape and dtype objects. The probe imports TensorFlow (about two seconds,
+    and its claim on the GPUs). Nothing on the JAX or torch paths creates
+    TensorFlow objects, so skipping the probe changes no result. A no-op on
+    the TensorFlow backend or once TensorFlow is imported.
+    """
+    import sys
+
+    import keras
+
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
         return
-    lazy_tf = module_utils.tensorflow
-    saved = lazy_tf.__dict__.get("_available", None)
-    lazy_tf._available = False  # what keras' check reads: "TF is not installed"
-    try:
-        keras.utils.set_random_seed(seed)
-    finally:
-        lazy_tf._available = saved
+    lazy = _keras_lazy_tensorflow()
+    if lazy is not None and getattr(lazy, "module", None) is None:
+        lazy._available = False
+
+
+def _let_keras_see_tensorflow():
+    lazy = _keras_lazy_tensorflow()
+    if lazy is not None and lazy.__dict__.get("_available") is False:
+        lazy._available = None  # probe again: TensorFlow is imported now
+
+
+def set_random_seed(seed):
+    """`keras.utils.set_random_seed(seed)` without its TensorFlow import
+    under JAX or torch (see `keep_keras_off_tensorflow`); TensorFlow is
+    seeded only on its own backend or when it was imported already."""
+    import keras
+
+    keep_keras_off_tensorflow()
+    keras.utils.set_random_seed(seed)

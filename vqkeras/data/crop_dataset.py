@@ -7,17 +7,22 @@ from vqkeras.data.crop_plan import TRANSFORM_STREAM, stream_rng
 from vqkeras.data.waveform_store import WaveformStore
 
 
-# The dataset a worker process serves (set by the pool initializer).
-_WORKER_DATASET = None
+# What a worker process serves (set by the pool initializer).
+_WORKER = {}
 
 
-def _init_worker(dataset):
-    global _WORKER_DATASET
-    _WORKER_DATASET = dataset
+def _init_worker(dataset, slots):
+    _WORKER.update(dataset=dataset, slots=slots)
 
 
-def _worker_batch(global_index):
-    return _WORKER_DATASET.batch(global_index)
+def _worker_batch(global_index, slot):
+    """Makes a batch in a worker process: into a shared slot when it fits
+    (returns the slot number), else returned whole (pickled)."""
+    batch = _WORKER["dataset"].batch(global_index)
+    slots = _WORKER["slots"]
+    if slots is not None and slots.put(slot, batch):
+        return slot
+    return batch
 
 
 class CropDataset(keras.utils.PyDataset):
@@ -91,11 +96,12 @@ class CropDataset(keras.utils.PyDataset):
         self.prefetch = int(max_queue_size or 2 * self.num_workers)
         self.epoch = 0
         self._pool = None
+        self._slots = None
         self._pending = {}
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_pool"], state["_pending"] = None, {}
+        state["_pool"], state["_slots"], state["_pending"] = None, None, {}
         return state
 
     def __len__(self):
@@ -121,12 +127,27 @@ class CropDataset(keras.utils.PyDataset):
             return self.batch(g)
         pool = self._start_pool()
         # Forget batches made for other positions (fit's first look at the
-        # data, a resumed epoch), then keep the next ones in the making.
-        self._pending = {k: v for k, v in self._pending.items() if g <= k < g + self.prefetch}
-        for k in range(g, g + max(self.prefetch, 1)):
+        # data, a resumed epoch; waiting for them, as they may be writing
+        # into a slot), then keep the next ones in the making.
+        window = range(g, g + max(self.prefetch, 1))
+        for k in [k for k in self._pending if k not in window]:
+            self._pending.pop(k).wait()
+        for k in window:
             if k not in self._pending:
-                self._pending[k] = pool.apply_async(_worker_batch, (k,))
-        return self._pending.pop(g).get()
+                if self.processes:
+                    slot = k % self._slot_count()
+                    self._pending[k] = pool.apply_async(_worker_batch, (k, slot))
+                else:
+                    self._pending[k] = pool.apply_async(self.batch, (k,))
+        result = self._pending.pop(g).get()
+        if self.processes and isinstance(result, int):
+            return self._slots.take(result)
+        return result
+
+    def _slot_count(self):
+        # In-flight batches cover `prefetch` consecutive numbers: with one
+        # slot more, the slot of the batch being read is never written.
+        return max(self.prefetch, 1) + 1
 
     def _start_pool(self):
         if self._pool is None:
@@ -134,13 +155,19 @@ class CropDataset(keras.utils.PyDataset):
             from multiprocessing.pool import ThreadPool
 
             if self.processes:
+                from vqkeras.data.shared_batches import SharedBatchSlots
+
                 methods = multiprocessing.get_all_start_methods()
-                context = multiprocessing.get_context("fork" if "fork" in methods else None)
+                fork = "fork" in methods
+                # Shared slots need fork (the mapping is inherited); elsewhere
+                # batches come back pickled.
+                self._slots = (SharedBatchSlots(self.batch(0), self._slot_count())
+                               if fork else None)
+                context = multiprocessing.get_context("fork" if fork else None)
                 self._pool = context.Pool(self.num_workers, initializer=_init_worker,
-                                          initargs=(self,))
+                                          initargs=(self, self._slots))
             else:
-                self._pool = ThreadPool(self.num_workers, initializer=_init_worker,
-                                        initargs=(self,))
+                self._pool = ThreadPool(self.num_workers)
         return self._pool
 
     def close(self):
@@ -149,6 +176,9 @@ class CropDataset(keras.utils.PyDataset):
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+        if self._slots is not None:
+            self._slots.close()
+            self._slots = None
         self._pending = {}
 
     def __del__(self):

@@ -13,6 +13,8 @@ def atomic_save(model, path):
     run never leaves a truncated checkpoint."""
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     tmp = path + ".tmp.keras"
+    from vqkeras.tf_guard import keep_keras_off_tensorflow
+    keep_keras_off_tensorflow()  # Keras' save would import TensorFlow just to probe it
     if keras.backend.backend() == "jax" and hasattr(model, "jax_state_sync"):
         model.jax_state_sync()
     model.save(tmp)
