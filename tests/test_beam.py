@@ -152,6 +152,19 @@ def test_cli_sharded_output_holds_every_row_once(tmp_path, corpus, qe_model):
     rows = [json.loads(line) for s in shards for line in s.read_text().splitlines() if line]
     assert_same_rows(rows, local_rows(qe_model, files_of(corpus)))
 
+    # CSV shards hold the local engine's CSV lines (same formatting), each shard with the header
+    local_csv, out_csv = tmp_path / "local.csv", tmp_path / "sharded.csv"
+    main(["score", str(corpus), "--model", qe_model, "-o", str(local_csv), "-q", "--segment", "1"])
+    main(["score", str(corpus), "--model", qe_model, "-o", str(out_csv), "-q", "--segment", "1",
+          "--engine", "beam", "--beam-shards", "0"])
+    header, *want = local_csv.read_text().splitlines()
+    got = []
+    for shard in tmp_path.glob("sharded-*-of-*.csv"):
+        first, *lines = shard.read_text().splitlines()
+        assert first == header
+        got += lines
+    assert sorted(got) == sorted(want)
+
 
 @tf_only
 def test_engine_options_are_checked(tmp_path, corpus, qe_model, capsys):

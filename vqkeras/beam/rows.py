@@ -14,17 +14,14 @@ def to_json_line(row):
 
 
 def csv_line(row, columns):
-    """One row as a CSV line formatted as `vqkeras score` writes it:
-    `vqscore` and segment means to 6 decimals, segments joined by `;`,
-    missing values empty."""
-    out = dict(row)
-    if out.get("vqscore") is not None:
-        out["vqscore"] = f"{out['vqscore']:.6f}"
-    if out.get("segments") is not None:
-        out["segments"] = ";".join(f"{v:.6f}" for v in out["segments"])
+    """One row as a CSV line, its values formatted by `vqkeras score`'s own
+    CSV writer (`vqscore` and segment means to 6 decimals, segments joined
+    by `;`, missing values empty)."""
+    from vqkeras.cli.score import _csv_row
+
+    out = _csv_row(row, columns)
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(
-        ["" if out.get(k) is None else out[k] for k in columns])
+    csv.writer(buf, lineterminator="").writerow([out[k] for k in columns])
     return buf.getvalue()
 
 
