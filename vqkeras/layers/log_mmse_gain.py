@@ -109,7 +109,8 @@ class PriorLogMMSEGain(keras.layers.Layer):
         if float(gain_floor_db) > 0.0:
             raise ValueError(f"gain_floor_db must be <= 0, got {gain_floor_db!r}")
         if int(smoothing_bins) < 1 or int(smoothing_bins) % 2 == 0:
-            raise ValueError(f"smoothing_bins must be a positive odd integer, got {smoothing_bins!r}")
+            raise ValueError("smoothing_bins must be a positive odd integer, "
+                             f"got {smoothing_bins!r}")
         self.prior_weight = float(prior_weight)
         self.dd_alpha = float(dd_alpha)
         self.min_prior_snr_db = float(min_prior_snr_db)
