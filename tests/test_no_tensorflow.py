@@ -98,3 +98,18 @@ def test_score_enhance_and_train_without_tensorflow(tmp_path, backend):
     assert summary["backend"] == backend and summary["steps"] == 4
     assert summary["stopped_on_nan"] is None
     assert (tmp_path / "se2" / "student_final.keras").exists()
+
+
+def test_tensorflow_imported_beside_torch_sees_no_gpu():
+    # Where TensorFlow is installed and imported for a feature (export,
+    # tf.data, TensorBoard) beside torch, its GPUs are hidden before it
+    # initialises, so it cannot reserve their memory.
+    pytest.importorskip("tensorflow")
+    code = ("from vqkeras import tf_guard\n"
+            "tf = tf_guard.import_tensorflow('test')\n"
+            "print('HIDDEN', tf_guard._HIDDEN, len(tf.config.get_visible_devices('GPU')))\n")
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert "HIDDEN True 0" in proc.stdout, proc.stderr[-2000:]
