@@ -157,6 +157,19 @@ def print_table(title, groups, table, metrics):
     sys.stdout.flush()
 
 
+def print_wins(groups, table, ours, baselines):
+    """Per item: on how many items `ours` has the higher PESQ / STOI than
+    each baseline."""
+    for name in baselines:
+        cells = []
+        for label, mask in groups:
+            counts = [int(np.sum(table[ours][m][mask] > table[name][m][mask]))
+                      for m in ("pesq", "stoi")]
+            cells.append(f"{label}: {counts[0]}/{counts[1]} of {int(mask.sum())}")
+        print(f"  items where {ours} beats {name} (PESQ/STOI): " + ", ".join(cells))
+    sys.stdout.flush()
+
+
 # ------------------------------------------------------------------ main
 def evaluate(args, models):
     from vqkeras.evaluation.dsp_baselines import BASELINES
@@ -198,6 +211,7 @@ def evaluate(args, models):
                                f"{args.items} items (PESQ is NB-PESQ)"}[set_name]
         metrics = [m for m in ("pesq", "stoi", "si_sdr", "dnsmos") if m in table["noisy"]]
         print_table(title, groups, table, metrics)
+        print_wins(groups, table, list(outputs)[-1], args.baselines)
         summary[set_name] = {name: {label: {m: float(np.nanmean(t[m][mask])) for m in metrics}
                                     for label, mask in groups}
                              for name, t in table.items()}
