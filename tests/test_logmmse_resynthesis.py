@@ -251,6 +251,21 @@ def test_cli_output_of_an_8khz_file_is_16khz_with_nothing_above_4khz(tmp_path):
     assert band_energies(raw)[high].sum() > 10 * band_energies(wave)[high].sum()
 
 
+def test_api_output_of_an_8khz_file_has_nothing_above_4khz(tmp_path):
+    import vqkeras
+    from vqkeras.resample import resample_waveform
+
+    model = tiny_enhancer(resynthesis="decoded")  # the decoder fills every band
+    recording = resample_waveform(noisy_speech(1.5, seed=11), 16000, 8000)
+    sf.write(tmp_path / "nb.wav", recording, 8000, subtype="FLOAT")
+    wave = resample_waveform(recording, 8000, 16000)
+    got = vqkeras.enhance([str(tmp_path / "nb.wav"), wave], model=model)
+    high = slice(9, None)
+    assert band_energies(got[0])[high].sum() <= band_energies(wave)[high].sum() * 1.02 + 1e-9
+    # an array is taken as 16 kHz audio: its upper band is the model's own
+    assert band_energies(got[1])[high].sum() > 10 * band_energies(wave)[high].sum()
+
+
 def test_the_bundled_default_enhancer_uses_the_mode():
     from vqkeras.api import BUNDLED, load_model
     from vqkeras.models.vq_enhancer_model import LOGMMSE_DEFAULTS

@@ -20,8 +20,10 @@ def load_model(path=None, task="qe"):
     """Loads a vqkeras model.
 
     Args:
-        path: a `.keras` file written by vqkeras, or None for the bundled
-            default model of `task`.
+        path: a `.keras` file written by vqkeras, an official VQScore
+            checkpoint (`.pkl`, `.pt`, `.pth`, `.ckpt`; converted on first
+            use and cached as `.keras`, see `vqkeras.checkpoint_cache`), or
+            None for the bundled default model of `task`.
         task: `"qe"` (quality estimation) or `"se"` (enhancement); used
             when `path` is None and to check a given file.
 
@@ -40,6 +42,15 @@ def load_model(path=None, task="qe"):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelError(f"{path}: no such model file")
+    # --- official checkpoints (issue 10): converted on the fly, cached as .keras
+    from vqkeras.checkpoint_cache import is_official_checkpoint, load_checkpoint
+    if is_official_checkpoint(path):
+        from vqkeras.convert import CheckpointError
+        try:
+            return load_checkpoint(path, task=task)[0]
+        except CheckpointError as err:
+            raise ModelError(str(err)) from None
+    # --- end official checkpoints
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:
@@ -134,10 +145,11 @@ def _with_resynthesis(model, resynthesis):
     return cache[resynthesis]
 
 
-def _as_waveforms(inputs, allow_empty=False, errors=None):
+def _as_waveforms(inputs, allow_empty=False, errors=None, rates=None):
     """Waveforms of `inputs`. With an `errors` list, an unreadable file
     becomes None and its message is appended (else AudioError is raised);
-    errors gets "" for every other input."""
+    errors gets "" for every other input. With a `rates` list, each input's
+    recorded sample rate is appended (16 kHz for arrays)."""
     from vqkeras.audio import AudioError
 
     if isinstance(inputs, (str, os.PathLike)):
@@ -148,7 +160,10 @@ def _as_waveforms(inputs, allow_empty=False, errors=None):
     for item in inputs:
         if isinstance(item, (str, os.PathLike)):
             try:
-                waves.append(read_audio(item)[0])
+                wave, rate = read_audio(item)
+                waves.append(wave)
+                if rates is not None:
+                    rates.append(rate)
             except AudioError as err:
                 if errors is None:
                     raise
@@ -161,6 +176,8 @@ def _as_waveforms(inputs, allow_empty=False, errors=None):
                 raise ValueError("waveforms must be non-empty 1-D arrays at "
                                  f"{SAMPLE_RATE} Hz; got shape {w.shape}")
             waves.append(w)
+            if rates is not None:
+                rates.append(SAMPLE_RATE)
         if errors is not None:
             errors.append("")
     return waves
@@ -224,9 +241,14 @@ def enhance(inputs, model=None, batch_size=4, resynthesis=None):
     import_keras_quietly()
     from vqkeras.inference import enhance_waveforms
 
+    from vqkeras.enhancing import limit_to_input_band
+
     model = _with_resynthesis(_model_for(model, "se"), resynthesis)
-    waves = _as_waveforms(inputs)
+    rates = []
+    waves = _as_waveforms(inputs, rates=rates)
     out = []
     for start in range(0, len(waves), batch_size):
         out.extend(enhance_waveforms(model, waves[start:start + batch_size]))
-    return out
+    # a file recorded below 16 kHz gets nothing above its Nyquist frequency,
+    # as in `vqkeras enhance`
+    return [limit_to_input_band(e, r) for e, r in zip(out, rates)]
