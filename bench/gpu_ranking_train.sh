@@ -2,7 +2,8 @@
 # Issue 10 training on a lent GPU (torch, numpy pipeline, no TensorFlow).
 # Here first: bash bench/gpu_prepare.sh (wheels + .gpudata). There (device run, carry
 # [".whl", ".gpudata"]):  bash bench/gpu_ranking_train.sh SECONDS RECIPE...
-# Trains the recipes side by side for SECONDS, then writes weights-only copies of
+# Trains the recipes side by side for SECONDS (then killed; periodic checkpoints are
+# written atomically), then writes weights-only copies of
 # their periodic checkpoints (and history.csv) into $OUT as <=15 MB tar parts.
 set -u
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ LOGS=${LOGS:-$OUT}  # gpu_check.sh keeps logs apart: at most 8 files come back f
 mkdir -p "$LOGS"
 seconds=$1; shift
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
+# one BLAS/OpenMP thread per process: the pipeline workers are processes
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl || exit 1
 # (that machine has no TensorFlow: vqkeras runs there on torch alone)
@@ -21,7 +24,7 @@ pids=()
 for recipe in "$@"; do
   name=$(basename "$recipe" .yaml)
   mkdir -p "runs/gpu/$name"
-  (KERAS_BACKEND=torch timeout -s INT "$seconds" python3 -m vqkeras.cli.main train "$recipe" \
+  (KERAS_BACKEND=torch timeout -s KILL "$seconds" python3 -m vqkeras.cli.main train "$recipe" \
      -o "runs/gpu/$name" > "$LOGS/train_$name.log" 2>&1) &
   pids+=($!)
 done

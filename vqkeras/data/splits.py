@@ -46,3 +46,33 @@ def default_speech_split(shared_data_dir):
     lj = collect_audio_files(os.path.join(shared_data_dir, "speech", "ljspeech-141"))
     train, val = speaker_split(libri, 0.2, seed=0)
     return train + lj, val
+
+
+ALL_SPEECH_SOURCES = ("librispeech-train-clean-100", "ljspeech-141", "ms-snsd-clean", "vcc2018",
+                      "dns-fullband")
+
+
+def all_speech_split(shared_data_dir, held_out_fraction=0.2, seed=0):
+    """Every clean-speech source in `shared_data_dir/speech` for training,
+    except the held-out LibriSpeech speakers.
+
+    The held-out side is exactly `default_speech_split`'s (LibriSpeech
+    speakers split 80/20 with `seed`), so the validation and test sets built
+    from it (`vqkeras.data.noisy_set.default_split`) stay speaker-disjoint
+    from training and comparable with earlier models. LJ Speech,
+    MS-SNSD clean, VCC 2018 and DNS fullband speech are training only (their
+    speakers never appear in those sets).
+
+    Returns:
+        (train_files, validation_files).
+    """
+    from vqkeras.data.file_lists import collect_audio_files
+
+    speech = os.path.join(shared_data_dir, "speech")
+    libri = collect_audio_files(os.path.join(speech, ALL_SPEECH_SOURCES[0]))
+    train, val = speaker_split(libri, held_out_fraction, seed=seed)
+    for source in ALL_SPEECH_SOURCES[1:]:
+        folder = os.path.join(speech, source)
+        if os.path.isdir(folder):
+            train += collect_audio_files(folder)
+    return train, val

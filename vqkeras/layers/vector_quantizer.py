@@ -96,6 +96,10 @@ class VectorQuantizer(keras.layers.Layer):
         target_indices: optional int tensor [batch, time]; when given, the
             output also holds `cross_entropy`, the cross-entropy of the code
             scores (used as logits) against these indices.
+        update_mask: optional float tensor [batch], 1 for the items whose
+            frames may update the codebook (EMA, k-means, dead codes); items
+            with 0 are quantized but never move the codebook. Defaults to
+            every item.
         training: bool.
 
     Returns:
@@ -203,7 +207,7 @@ class VectorQuantizer(keras.layers.Layer):
 
         return ops.cond(self.initted > 0.5, lambda: current, fit_kmeans)
 
-    def call(self, inputs, mask=None, target_indices=None, training=None):
+    def call(self, inputs, mask=None, target_indices=None, update_mask=None, training=None):
         x = self._prepare(inputs)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         flat = ops.reshape(x, (-1, self.codebook_dim))
@@ -212,9 +216,16 @@ class VectorQuantizer(keras.layers.Layer):
         else:
             weights = ops.reshape(ops.cast(mask, "float32"), (-1,))
         update = bool(training) and not self.freeze_codebook
+        # --- update_mask (ranking training): frames of items with mask 0 never
+        # reach the EMA, k-means or dead-code pool
+        ema_weights = weights
+        if update_mask is not None:
+            item = ops.cast(ops.reshape(update_mask, (-1, 1)), "float32")
+            ema_weights = weights * ops.reshape(ops.broadcast_to(item, (batch, steps)), (-1,))
+        # --- end update_mask
         pool = None
         if update and (self.kmeans_init or self.threshold_ema_dead_code > 0):
-            pool = gather_across_replicas((flat, weights))
+            pool = gather_across_replicas((flat, ema_weights))
         if update and self.kmeans_init:
             embed, embed_avg, cluster_size = self._kmeans_state(*pool)
             self.initted.assign(ops.ones((), "float32"))
@@ -226,7 +237,8 @@ class VectorQuantizer(keras.layers.Layer):
         flat_indices = ops.argmax(scores, axis=-1)
         codes = ops.take(embed, flat_indices, axis=0)
         if update:
-            self._ema_update(flat, weights, flat_indices, embed, embed_avg, cluster_size, pool)
+            self._ema_update(flat, ema_weights, flat_indices, embed, embed_avg, cluster_size,
+                             pool)
 
         codes = ops.reshape(codes, (batch, steps, self.codebook_dim))
         indices = ops.reshape(ops.cast(flat_indices, "int32"), (batch, steps))
@@ -250,7 +262,8 @@ class VectorQuantizer(keras.layers.Layer):
             outputs["cross_entropy"] = ops.sum(ce * frame_weights, axis=1) / frames
         return outputs
 
-    def compute_output_spec(self, inputs, mask=None, target_indices=None, training=None):
+    def compute_output_spec(self, inputs, mask=None, target_indices=None, update_mask=None,
+                            training=None):
         batch, steps = inputs.shape[0], inputs.shape[1]
         spec = {
             "quantized": keras.KerasTensor((batch, steps, self.codebook_dim), dtype=self.compute_dtype),

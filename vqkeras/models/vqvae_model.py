@@ -7,6 +7,7 @@ from keras import ops
 from vqkeras.layers.conv_decoder import ConvDecoder
 from vqkeras.layers.conv_encoder import ConvEncoder
 from vqkeras.layers.frame_mask import FrameMask
+from vqkeras.layers.leading_items_mask import LeadingItemsMask
 from vqkeras.layers.replica_sync import scale_loss_for_replicas, sum_across_replicas
 from vqkeras.layers.stft_magnitude import STFTMagnitude
 from vqkeras.layers.vector_quantizer import VectorQuantizer
@@ -74,6 +75,18 @@ class VQVAEModel(keras.Model):
         reconstruction_weight: float. Defaults to 45.
         vq_loss_weight: float. Weight of the commitment loss.
         seed: int or None. Seed of the quantizer's random draws.
+        ranking_weight: float. Weight of the label-free margin ranking loss
+            (a vqkeras addition; 0, the default, is the paper's training).
+            When positive, training batches must be laid out by
+            `vqkeras.data.ranking_pairs.RankingPairs`: the clean crops first,
+            then `ranking_copies` blocks of degraded copies, with the margins
+            in `x["margin"]` [clean items, copies]. Only the clean block
+            enters the reconstruction and commitment losses and updates the
+            codebook; the loss adds `ranking_weight * mean(relu(margin -
+            (score_less_damaged - score_more_damaged)))` over every pair of
+            one crop's versions (clean has margin 0), with scores taken
+            against the codebook before this batch's EMA update.
+        ranking_copies: int. Degraded copies per clean crop. Defaults to 1.
     """
 
     def __init__(self, codebook_size, codebook_dim, hidden_dims, hop_length,
@@ -82,7 +95,8 @@ class VQVAEModel(keras.Model):
                  use_cosine_sim=True, decay=0.8, eps=1e-5, kmeans_init=True,
                  kmeans_iters=10, threshold_ema_dead_code=0.0, commitment_weight=1.0,
                  freeze_codebook=False, reconstruction_loss="cosine",
-                 reconstruction_weight=45.0, vq_loss_weight=1.0, seed=None, **kwargs):
+                 reconstruction_weight=45.0, vq_loss_weight=1.0, seed=None,
+                 ranking_weight=0.0, ranking_copies=1, **kwargs):
         if input_transform not in INPUT_TRANSFORMS:
             raise ValueError(f"input_transform must be one of {INPUT_TRANSFORMS}, "
                              f"got {input_transform!r}")
@@ -108,7 +122,12 @@ class VQVAEModel(keras.Model):
                               num_transformer_layers=num_transformer_layers,
                               num_heads=num_heads, dropout=dropout, name="decoder")
         z = encoder(features, mask)
-        vq = quantizer(z, mask)
+        if ranking_weight > 0:
+            # only the clean block (the first of 1 + ranking_copies) moves the codebook
+            update_mask = LeadingItemsMask(1 + int(ranking_copies), name="clean_items")(waveform)
+            vq = quantizer(z, mask, update_mask=update_mask)
+        else:
+            vq = quantizer(z, mask)
         decoded = decoder(vq["quantized"], mask)
         vqscore = masked_mean_over_time(frame_cosine(z, vq["quantized"]), mask)
         outputs = {
@@ -145,6 +164,8 @@ class VQVAEModel(keras.Model):
         self.reconstruction_weight = reconstruction_weight
         self.vq_loss_weight = vq_loss_weight
         self.seed = seed
+        self.ranking_weight = float(ranking_weight)
+        self.ranking_copies = int(ranking_copies)
         self.encoder = encoder
         self.quantizer = quantizer
         self.decoder = decoder
@@ -153,7 +174,15 @@ class VQVAEModel(keras.Model):
             name: keras.metrics.Mean(name=name)
             for name in ("loss", "reconstruction_loss", "vq_loss", "perplexity",
                          "codebook_usage", "dead_codes")
+            + (("ranking_loss",) if self.ranking_weight > 0 else ())
         }
+
+    def call(self, inputs, training=None, mask=None):
+        # ranking batches carry `margin` beside the model inputs (for
+        # compute_loss); the graph takes only `waveform` and `length`
+        if isinstance(inputs, dict) and "margin" in inputs:
+            inputs = {"waveform": inputs["waveform"], "length": inputs["length"]}
+        return super().call(inputs, training=training, mask=mask)
 
     def enhanced_magnitude(self, outputs):
         """The magnitude that is resynthesised with the input's phase, from
@@ -188,12 +217,45 @@ class VQVAEModel(keras.Model):
                                 "float32"))
         return ops.exp(entropy), usage, dead
 
+    def ranking_loss(self, y_pred, margins):
+        """Margin ranking loss of one batch laid out as [clean; copy 1; ...]
+        (see `ranking_weight`): mean over every pair (a, b) of one crop's
+        versions with margin m_a > m_b of relu(m_a - m_b - (s_b - s_a)),
+        where s is the VQScore against the codes picked before this batch's
+        EMA update (codes held constant: gradients reach the encoder only).
+        """
+        blocks = 1 + self.ranking_copies
+        mask = ops.cast(y_pred["frame_mask"], "float32")
+        codes = ops.stop_gradient(ops.cast(y_pred["zq"], "float32"))
+        scores = masked_mean_over_time(frame_cosine(ops.cast(y_pred["z"], "float32"), codes), mask)
+        scores = ops.transpose(ops.reshape(scores, (blocks, -1)))      # [B, blocks]
+        margins = ops.cast(ops.reshape(margins, (-1, self.ranking_copies)), "float32")
+        margins = ops.concatenate([ops.zeros_like(margins[:, :1]), margins], axis=1)
+        # pair (a, b): a more damaged than b when m_a > m_b
+        gap = margins[:, :, None] - margins[:, None, :]
+        lead = scores[:, None, :] - scores[:, :, None]                  # s_b - s_a
+        valid = ops.cast(gap > 0, "float32")
+        hinge = ops.relu(gap - lead) * valid
+        return ops.sum(hinge) / ops.maximum(ops.sum(valid), 1.0)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        ranking = None
+        if self.ranking_weight > 0:
+            if not isinstance(x, dict) or "margin" not in x:
+                raise ValueError("ranking_weight > 0 needs batches from "
+                                 "vqkeras.data.ranking_pairs.RankingPairs (x['margin'] missing)")
+            ranking = self.ranking_loss(y_pred, x["margin"])
+            clean = ops.shape(y_pred["frame_mask"])[0] // (1 + self.ranking_copies)
+            y_pred = {key: y_pred[key][:clean] for key in
+                      ("frame_mask", "features", "decoded", "commitment_loss", "indices")}
         mask = y_pred["frame_mask"]
         frames = ops.sum(mask, axis=1)
         recon = self.reconstruction_error(y_pred["features"], y_pred["decoded"], mask)
         vq = ops.sum(y_pred["commitment_loss"] * frames) / ops.maximum(ops.sum(frames), 1.0)
         loss = self.reconstruction_weight * recon + self.vq_loss_weight * vq
+        if ranking is not None:
+            loss = loss + self.ranking_weight * ranking
+            self._trackers["ranking_loss"].update_state(ranking)
         perplexity, usage, dead = self.codebook_statistics(y_pred["indices"], mask)
         for name, value in (("loss", loss), ("reconstruction_loss", recon), ("vq_loss", vq),
                             ("perplexity", perplexity), ("codebook_usage", usage),
@@ -235,6 +297,8 @@ class VQVAEModel(keras.Model):
             "reconstruction_weight": self.reconstruction_weight,
             "vq_loss_weight": self.vq_loss_weight,
             "seed": self.seed,
+            "ranking_weight": self.ranking_weight,
+            "ranking_copies": self.ranking_copies,
         }
 
     @classmethod

@@ -13,7 +13,15 @@ DEFAULTS = {
              # CropDataset on JAX and torch), tf or numpy; workers: processes
              # of the numpy pipeline (null or 0: in the training process).
              # shuffle_buffer is no longer used (the crop plan shuffles files).
-             "pipeline": "auto", "workers": None},
+             "pipeline": "auto", "workers": None,
+             # Clean speech of a `split` folder: default (LibriSpeech 80% +
+             # LJ Speech) or all (every source in speech/, same held-out
+             # LibriSpeech speakers; vqkeras.data.splits.all_speech_split).
+             "speech": "default",
+             # Label-free ranking pairs (vqkeras.data.ranking_pairs.RankingPairs
+             # arguments, e.g. {copies: 1, max_margin: 0.1}); needs
+             # model.ranking_weight > 0. null: off (the paper's training).
+             "ranking": None},
     "optimizer": {"learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.9},
     "steps": 4000,
     "steps_per_epoch": 250,
