@@ -41,7 +41,9 @@ class CropDataset(keras.utils.PyDataset):
     follow the one asked for, in order; Keras' enqueuer is not used because,
     across `fit`'s first look at the data and epoch ends, it serves leftover
     batches first, which would make the crops depend on the number of
-    workers.
+    workers. Worker processes are forked (they share the decoded audio) and
+    hand their batches over through shared memory
+    (`vqkeras.data.shared_batches`), not through a pipe.
 
     Args:
         sources: files, folders, globs or CSV manifests (see
