@@ -4,14 +4,17 @@ and the CPU cores a GPU training step would need to be fed.
 
     python bench/pipeline.py [--sources DIR ...] [--batch 64] [--crop-seconds 3]
         [--batches 30] [--workers 1,2]
-        [--step-seconds vqscore-paper=0.10,enhancer-paper=0.12] [--cores 16]
+        [--step-seconds NAME=SECONDS,...] [--cores 16] [--transform ranking]
 
 The audio is decoded once (timed separately); each figure is the rate at
 which `fit` would receive finished batches (numpy arrays) after two warm-up
 batches. Without TensorFlow the tf.data rows are skipped. A GPU step of `t`
 seconds at batch `B` consumes `B / t` crops per second; the needed workers
 follow from the measured per-worker rate (one core each, plus one for the
-training process).
+training process). The default step times are the README's H200 figures
+(Keras 3.15.1, batch 64 x 3 s). `--transform ranking` adds the ranking
+objective's synthetic degradations (half the batch clean, half degraded
+copies), which is what a ranking run's workers do.
 """
 import argparse
 import math
@@ -34,12 +37,25 @@ def _rate(next_batch, batches, batch_size):
     return batches * batch_size / (time.perf_counter() - start)
 
 
+# Seconds per training step at batch 64 x 3 s on a lent H200 (README).
+H200_STEPS = ("vqscore-paper/jax=0.00557,vqscore-paper/torch=0.0862,"
+              "enhancer-paper/jax=0.0168,enhancer-paper/torch=0.0752")
+
+
+def _transform(args):
+    if args.transform == "ranking":
+        from vqkeras.data.ranking_pairs import RankingPairs
+        return args.batch // 2, RankingPairs(copies=1)
+    return args.batch, None
+
+
 def numpy_rate(store, args, workers, processes=True):
     from vqkeras.data.crop_dataset import CropDataset
 
-    ds = CropDataset(store, batch_size=args.batch, crop_seconds=args.crop_seconds,
+    clean, transform = _transform(args)
+    ds = CropDataset(store, batch_size=clean, crop_seconds=args.crop_seconds,
                      steps_per_epoch=args.batches + 2, workers=workers,
-                     use_multiprocessing=processes)
+                     use_multiprocessing=processes, transform=transform)
     counter = iter(range(args.batches + 2))
     try:
         return _rate(lambda: ds[next(counter)], args.batches, args.batch)
@@ -52,7 +68,9 @@ def tf_rate(store, args, workers):
     from vqkeras.tf_guard import import_tensorflow
 
     tf = import_tensorflow()
-    ds = make_training_dataset(store, batch_size=args.batch, crop_seconds=args.crop_seconds)
+    clean, transform = _transform(args)
+    ds = make_training_dataset(store, batch_size=clean, crop_seconds=args.crop_seconds,
+                               transform=transform)
     options = tf.data.Options()
     options.threading.private_threadpool_size = workers
     iterator = ds.with_options(options).as_numpy_iterator()
@@ -74,8 +92,10 @@ def main():
     p.add_argument("--crop-seconds", type=float, default=3.0)
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--workers", default="1,2")
-    p.add_argument("--step-seconds", default="",
-                   help="GPU step times at this batch, e.g. vqscore-paper=0.1,enhancer-paper=0.12")
+    p.add_argument("--step-seconds", default=H200_STEPS,
+                   help="GPU step times at this batch, NAME=SECONDS,... (default: the "
+                        "README's H200 figures)")
+    p.add_argument("--transform", choices=["none", "ranking"], default="none")
     p.add_argument("--cores", type=int, default=16)
     args = p.parse_args()
     import keras
@@ -109,7 +129,8 @@ def main():
                      numpy_rate(store, args, w, processes=False)))
     for w in workers if with_tf else []:
         rows.append((f"tf.data, {w} thread{'s' if w > 1 else ''}", tf_rate(store, args, w)))
-    print(f"\ncrops/s at batch {args.batch} x {args.crop_seconds:g} s")
+    what = " (half clean, half degraded copies)" if args.transform == "ranking" else ""
+    print(f"\ncrops/s at batch {args.batch} x {args.crop_seconds:g} s{what}")
     for name, rate in rows:
         print(f"  {name:34s} {rate:8.0f} crops/s  ({rate / args.batch:6.1f} batches/s)")
 
