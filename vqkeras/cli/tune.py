@@ -472,9 +472,12 @@ def _quiet_library_chatter():
 
     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
     warnings.filterwarnings("ignore", message=".*shuffle=True.*tf.data.Dataset")
-    import tensorflow as tf
+    import keras
 
-    tf.get_logger().setLevel("ERROR")
+    if keras.backend.backend() == "tensorflow":  # TF's retracing warnings; other backends never load it
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
 
 
 def run(args):
