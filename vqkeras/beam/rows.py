@@ -17,7 +17,7 @@ def csv_line(row, columns):
     """One row as a CSV line, its values formatted by `vqkeras score`'s own
     CSV writer (`vqscore` and segment means to 6 decimals, segments joined
     by `;`, missing values empty)."""
-    from vqkeras.cli.score import _csv_row
+    from vqkeras.cli.score_output import csv_row as _csv_row
 
     out = _csv_row(row, columns)
     buf = io.StringIO()
