@@ -104,11 +104,11 @@ def plan_enhanced_paths(paths, out_prefix):
     the same relative names under `out_prefix` (local or any Beam
     filesystem), as `.wav`.
 
-    Local inputs are planned by `vqkeras.cli.enhance.plan_outputs` itself;
+    Local inputs are planned by `vqkeras.cli.enhance_names.plan_outputs` itself;
     remote inputs are named relative to their folder, glob prefix or file's
     folder the same way.
     """
-    from vqkeras.cli.enhance import plan_outputs
+    from vqkeras.cli.enhance_names import plan_outputs
 
     local = [p for p in paths if not is_remote(p)]
     plan, errors = [], []
