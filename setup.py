@@ -13,6 +13,8 @@ BASE = [
     "soundfile>=0.12",
     "keras-tuner>=1.4",
     "pyyaml>=6",
+    # resampling of non-16 kHz audio and the speed perturbation of training crops
+    "scipy>=1.10",
 ]
 EXTRAS = {
     "jax": ["jax==0.4.30", "jaxlib==0.4.30"],
