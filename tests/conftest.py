@@ -38,3 +38,20 @@ def synth_speech(seconds=2.0, rate=16000, seed=0):
     voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
     envelope = np.clip(np.sin(2 * np.pi * 3.5 * t + r.uniform(0, 6)), 0, None) ** 0.5
     return (0.2 * voiced * envelope).astype(np.float32)
+
+
+def tiny_saved_model(folder, preset):
+    """A tiny preset model with a fixed random codebook, saved under
+    `folder`; returns its path (for CLI and engine tests)."""
+    from vqkeras.models import build_from_preset
+
+    model = build_from_preset(preset, seed=0)
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((model.codebook_size, model.codebook_dim)).astype("float32")
+    if model.use_cosine_sim:
+        codes /= np.linalg.norm(codes, axis=-1, keepdims=True)
+    model.quantizer.embed.assign(codes)
+    model.quantizer.initted.assign(1.0)
+    path = str(folder / f"{preset}.keras")
+    model.save(path)
+    return path

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import synth_speech, tf_only
+from conftest import synth_speech, tf_only, tiny_saved_model
 
 pytest.importorskip("apache_beam", reason='Apache Beam is not installed (pip install "vqkeras[beam]")')
 
@@ -20,19 +20,6 @@ MULTI = ["direct_num_workers=2", "direct_running_mode=multi_processing",
          "default_sdk_harness_log_level=WARNING"]
 
 
-def tiny_model(folder, preset):
-    from vqkeras.models import build_from_preset
-
-    model = build_from_preset(preset, seed=0)
-    rng = np.random.default_rng(0)
-    codes = rng.standard_normal((model.codebook_size, model.codebook_dim)).astype("float32")
-    if model.use_cosine_sim:
-        codes /= np.linalg.norm(codes, axis=-1, keepdims=True)
-    model.quantizer.embed.assign(codes)
-    model.quantizer.initted.assign(1.0)
-    path = str(folder / f"{preset}.keras")
-    model.save(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +39,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def qe_model(tmp_path_factory):
-    return tiny_model(tmp_path_factory.mktemp("models"), "vqscore-tiny")
+    return tiny_saved_model(tmp_path_factory.mktemp("models"), "vqscore-tiny")
 
 
 def files_of(corpus):
@@ -244,7 +231,7 @@ def test_paths_models_and_outputs_on_another_beam_filesystem(tmp_path, corpus, q
         row["error"] = row["error"].replace(prefix, "")
     assert_same_rows(rows, local_rows(qe_model, files_of(corpus)))
 
-    model = tiny_model(tmp_path, "enhancer-tiny")
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
     plan, errors = plan_enhanced_paths([prefix + str(corpus / "sub")], prefix + str(tmp_path / "out"))
     assert not errors and plan[0] == (prefix + str(corpus / "sub" / "at_22k.flac"),
                                       prefix + str(tmp_path / "out" / "at_22k.wav"))
@@ -268,7 +255,7 @@ def test_an_exported_savedmodel_scores_like_its_keras_model(tmp_path, corpus, qe
 def test_cli_beam_enhance_writes_the_same_files(tmp_path, corpus):
     from vqkeras.cli.main import main
 
-    model = tiny_model(tmp_path, "enhancer-tiny")
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
     args = [str(corpus / "speech_0.wav"), str(corpus / "sub"), str(corpus / "corrupt.wav"),
             "--model", model, "-q"]
     code_local = main(["enhance", *args, "-o", str(tmp_path / "local")])

@@ -7,22 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import shared_path, synth_speech
+from conftest import shared_path, synth_speech, tiny_saved_model
 from vqkeras.cli.main import main
-from vqkeras.models import build_from_preset
-
-
-def tiny_model(tmp_path, preset):
-    model = build_from_preset(preset, seed=0)
-    rng = np.random.default_rng(0)
-    codes = rng.standard_normal((model.codebook_size, model.codebook_dim)).astype("float32")
-    if model.use_cosine_sim:
-        codes /= np.linalg.norm(codes, axis=-1, keepdims=True)
-    model.quantizer.embed.assign(codes)
-    model.quantizer.initted.assign(1.0)
-    path = str(tmp_path / f"{preset}.keras")
-    model.save(path)
-    return path
 
 
 @pytest.fixture
@@ -44,7 +30,7 @@ def read_csv(path):
 
 
 def test_score_folder_writes_contract_columns_and_error_rows(tmp_path, corpus, capsys):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     out = tmp_path / "scores.csv"
     code = main(["score", str(corpus), "--model", model, "--output", str(out), "--quiet"])
     assert code == 1  # two unreadable files
@@ -65,7 +51,7 @@ def test_score_folder_writes_contract_columns_and_error_rows(tmp_path, corpus, c
 
 
 def test_score_edge_cases_get_scores_or_error_rows(tmp_path, capsys):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     root = tmp_path / "edge"
     root.mkdir()
     sf.write(root / "silence.wav", np.zeros(16000, "float32"), 16000)
@@ -86,7 +72,7 @@ def test_score_edge_cases_get_scores_or_error_rows(tmp_path, capsys):
 
 
 def test_score_all_good_exits_zero_and_json_has_segments(tmp_path, corpus):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     out = tmp_path / "scores.json"
     code = main(["score", str(corpus / "a.wav"), str(corpus / "sub"), "--model", model,
                  "--output", str(out), "--segment", "0.5", "--frames", "--quiet"])
@@ -99,7 +85,7 @@ def test_score_all_good_exits_zero_and_json_has_segments(tmp_path, corpus):
 
 
 def test_score_resume_skips_scored_files(tmp_path, corpus):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     out = tmp_path / "scores.csv"
     main(["score", str(corpus / "a.wav"), "--model", model, "--output", str(out), "--quiet"])
     first = read_csv(out)
@@ -124,7 +110,7 @@ def test_score_shards_partition_the_corpus(tmp_path, corpus):
 
 
 def test_enhance_keeps_relative_names_and_refuses_inside_input(tmp_path, corpus, capsys):
-    model = tiny_model(tmp_path, "enhancer-tiny")
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
     out = tmp_path / "enhanced"
     code = main(["enhance", str(corpus), "-o", str(out), "--model", model, "--quiet"])
     assert code == 1  # broken and empty files
@@ -139,7 +125,7 @@ def test_enhance_keeps_relative_names_and_refuses_inside_input(tmp_path, corpus,
 def test_enhance_resynthesis_flag_switches_to_the_decoder_gain(tmp_path, corpus):
     from vqkeras.api import enhance, load_model
 
-    model = tiny_model(tmp_path, "enhancer-tiny")
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
     out = tmp_path / "gain"
     assert main(["enhance", str(corpus / "a.wav"), "-o", str(out), "--model", model,
                  "--resynthesis", "gain", "--float", "--quiet"]) == 0
@@ -196,7 +182,7 @@ def test_train_recipe_runs_and_writes_summary(tmp_path):
 # ---- issue 12: truthful answers, nothing lost -------------------------------
 
 def test_score_rows_come_in_input_order_same_as_shards(tmp_path, capsys):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     root = tmp_path / "order"
     (root / "a_sub").mkdir(parents=True)
     lengths = {"z_long.wav": 2.0, "b_short.wav": 0.3, "a_sub/m.wav": 1.0, "c_mid.wav": 0.7,
@@ -228,7 +214,7 @@ def test_score_rows_come_in_input_order_same_as_shards(tmp_path, capsys):
 
 
 def test_score_resume_rewrites_in_input_order(tmp_path, corpus):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     out = tmp_path / "scores.csv"
     main(["score", str(corpus / "sub"), "--model", model, "-o", str(out), "-q"])
     main(["score", str(corpus), "--model", model, "-o", str(out), "--resume", "-q"])
@@ -237,7 +223,7 @@ def test_score_resume_rewrites_in_input_order(tmp_path, corpus):
 
 
 def test_enhance_never_lets_two_inputs_share_an_output(tmp_path, capsys):
-    model = tiny_model(tmp_path, "enhancer-tiny")
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
     src = tmp_path / "src"
     src.mkdir()
     for k, (ext, fmt) in enumerate((("flac", "FLAC"), ("ogg", "OGG"), ("wav", "WAV"))):
@@ -270,7 +256,7 @@ def test_enhance_default_output_keeps_loud_samples_and_pcm16_scales(tmp_path, ca
 
     # A decoder that boosts every bin (like the paper's model, whose output
     # peaks near 2.0 on ordinary speech): the enhanced audio exceeds 1.0.
-    model = load_model(tiny_model(tmp_path, "enhancer-tiny"), task="se")
+    model = load_model(tiny_saved_model(tmp_path, "enhancer-tiny"), task="se")
     bias = [v for v in model.weights if v.path == "decoder/conv_dec6/bias"][0]
     bias.assign(keras.ops.convert_to_numpy(bias) + 1.5)
     model.save(str(tmp_path / "loud.keras"))
@@ -296,7 +282,7 @@ def test_enhance_default_output_keeps_loud_samples_and_pcm16_scales(tmp_path, ca
 
 
 def test_enhance_resume_skips_complete_outputs_and_counts_them_apart(tmp_path, corpus, capsys):
-    model = tiny_model(tmp_path, "enhancer-tiny")
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
     out = tmp_path / "out"
     files = [str(corpus / "a.wav"), str(corpus / "sub" / "b.flac")]
     assert main(["enhance", files[0], "-o", str(out), "--model", model, "-q"]) == 0
@@ -322,8 +308,8 @@ def test_interrupt_messages_name_resume(tmp_path, corpus, capsys, monkeypatch):
         raise KeyboardInterrupt
         yield  # a generator, like iter_scores
 
-    qe = tiny_model(tmp_path, "vqscore-tiny")
-    se = tiny_model(tmp_path, "enhancer-tiny")
+    qe = tiny_saved_model(tmp_path, "vqscore-tiny")
+    se = tiny_saved_model(tmp_path, "enhancer-tiny")
     monkeypatch.setattr(vqkeras.scoring, "iter_scores", interrupt)
     assert main(["score", str(corpus / "a.wav"), "--model", qe, "-o", str(tmp_path / "s.csv")]) == 130
     assert "--resume" in capsys.readouterr().err
@@ -334,14 +320,14 @@ def test_interrupt_messages_name_resume(tmp_path, corpus, capsys, monkeypatch):
 
 
 def test_score_creates_the_output_folder(tmp_path, corpus):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     out = tmp_path / "missing" / "dir" / "out.csv"
     assert main(["score", str(corpus / "a.wav"), "--model", model, "-o", str(out), "-q"]) == 0
     assert len(read_csv(out)) == 1
 
 
 def test_folders_without_audio_are_usage_errors_and_skips_are_reported(tmp_path, capsys):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     empty = tmp_path / "empty"
     empty.mkdir()
     only_m4a = tmp_path / "m4a"
@@ -380,7 +366,7 @@ def test_model_errors_say_what_the_file_is(tmp_path, corpus, capsys):
 
 
 def test_export_accepts_q_and_names_an_unwritable_target(tmp_path, capsys):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["export", model, "-o", str(blocker / "sub" / "1"), "-q"]) == 2

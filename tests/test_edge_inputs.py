@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import synth_speech
-from test_cli import read_csv, tiny_model
+from conftest import synth_speech, tiny_saved_model
+from test_cli import read_csv
 from vqkeras.api import score
 from vqkeras.cli.main import main
 from vqkeras.signal_check import MIN_LEVEL_DBFS, signal_problem
@@ -23,7 +23,7 @@ def at_dbfs(wave, db):
 
 @pytest.fixture(scope="module")
 def qe_model(tmp_path_factory):
-    return tiny_model(tmp_path_factory.mktemp("model"), "vqscore-tiny")
+    return tiny_saved_model(tmp_path_factory.mktemp("model"), "vqscore-tiny")
 
 
 def test_rule_is_decided_on_the_waveform_alone():

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from test_cli import tiny_model
+from conftest import tiny_saved_model
 
 SCRIPT = r"""
 import sys, warnings
@@ -32,8 +32,8 @@ NOISE = ("Unable to register", "TensorRT", "oneDNN custom operations",
 
 
 def test_api_prints_no_start_up_noise_or_retracing_but_keeps_real_warnings(tmp_path):
-    qe = tiny_model(tmp_path, "vqscore-tiny")
-    se = tiny_model(tmp_path, "enhancer-tiny")
+    qe = tiny_saved_model(tmp_path, "vqscore-tiny")
+    se = tiny_saved_model(tmp_path, "enhancer-tiny")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = ROOT
     proc = subprocess.run([sys.executable, "-c", SCRIPT, qe, se], env=env, text=True,

@@ -1,7 +1,6 @@
 """Fault injection (issue 12, points 6, 7 and 9): `vqkeras score` and
 `vqkeras enhance` in a subprocess, killed with SIGKILL while writing, then
 resumed; and a reader that closes the pipe early."""
-import csv
 import json
 import os
 import signal
@@ -13,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ROOT, synth_speech
-from test_cli import read_csv, tiny_model
+from conftest import ROOT, synth_speech, tiny_saved_model
+from test_cli import read_csv
 from vqkeras.cli.main import main
 
 # Runs `vqkeras ARGS` with a pause before each scored batch or enhanced
@@ -110,7 +109,7 @@ def files(tmp_path):
 
 @pytest.mark.parametrize("suffix", ["csv", "json"])
 def test_score_killed_mid_row_resumes_to_the_uninterrupted_result(tmp_path, files, suffix):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     clean = tmp_path / f"clean.{suffix}"
     out = tmp_path / f"out.{suffix}"
     args = ["score", str(files), "--model", model, "--batch-size", "1", "-q"]
@@ -133,7 +132,7 @@ def test_score_killed_mid_row_resumes_to_the_uninterrupted_result(tmp_path, file
 
 
 def test_enhance_killed_while_writing_leaves_no_partial_wav_and_resumes(tmp_path, files):
-    model = tiny_model(tmp_path, "enhancer-tiny")
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
     clean, out = tmp_path / "clean", tmp_path / "out"
     args = ["enhance", str(files), "--model", model, "--batch-size", "1", "-q"]
     assert main([*args, "-o", str(clean)]) == 0
@@ -152,7 +151,7 @@ def test_enhance_killed_while_writing_leaves_no_partial_wav_and_resumes(tmp_path
 
 
 def test_score_into_a_closed_pipe_exits_quietly(tmp_path, files):
-    model = tiny_model(tmp_path, "vqscore-tiny")
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, "1000", "score", str(files),
                              "--model", model, "--batch-size", "1"],
