@@ -105,11 +105,6 @@ def enhance_with_beam(args, plan, errors, notes=()):
             kept += 1
         else:
             enhanced += 1
-    if not args.quiet:
-        msg = f"enhanced {enhanced} file(s) into {args.output_dir}"
-        if kept:
-            msg += f", {kept} already complete (--resume)"
-        if failed:
-            msg += f", {failed} failed"
-        print(msg, file=sys.stderr)
-    return 1 if failed else 0
+    from vqkeras.cli.enhance import finish
+
+    return finish(args, enhanced, kept, failed)

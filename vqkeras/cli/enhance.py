@@ -77,6 +77,19 @@ def _pcm16_ready(wave, dst, progress):
     return wave * gain
 
 
+def finish(args, enhanced, kept, failed):
+    """Prints the closing summary of `vqkeras enhance` (both engines) and
+    returns the exit code."""
+    if not args.quiet:
+        msg = f"enhanced {enhanced} file(s) into {args.output_dir}"
+        if kept:
+            msg += f", {kept} already complete (--resume)"
+        if failed:
+            msg += f", {failed} failed"
+        print(msg, file=sys.stderr)
+    return 1 if failed else 0
+
+
 def run(args):
     from vqkeras.audio import AudioError, read_audio, write_audio
     from vqkeras.cli.common import expand_arguments, load_model_or_exit, require_audio
@@ -166,11 +179,4 @@ def run(args):
                 progress.update(1, len(wave) / 16000.0)
     finally:
         progress.close()
-    if not args.quiet:
-        msg = f"enhanced {enhanced_count} file(s) into {args.output_dir}"
-        if kept:
-            msg += f", {kept} already complete (--resume)"
-        if failed:
-            msg += f", {failed} failed"
-        print(msg, file=sys.stderr)
-    return 1 if failed else 0
+    return finish(args, enhanced_count, kept, failed)
