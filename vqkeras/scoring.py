@@ -114,6 +114,12 @@ def score_files(model, paths, batch_size=16, segment_seconds=None, frames=False,
             upcoming += 1
 
 
+def _row(path, wave, rate, score, error):
+    """The result row of a file that was read (score None with an error)."""
+    return {"path": path, "vqscore": score, "sample_rate": rate,
+            "duration_s": round(len(wave) / SAMPLE_RATE, 3), "error": error}
+
+
 def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
     """Result rows of one padded batch of `load_item` results.
 
@@ -138,20 +144,17 @@ def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
         # Decided in numpy before the model: the same alone and in any batch.
         kept = [x for x, p in zip(batch, problems) if not p]
         rows = iter(score_batch(model, kept, segment_seconds, frames, scorer) if kept else [])
-        return [{"path": path, "vqscore": None, "sample_rate": rate,
-                 "duration_s": round(len(wave) / SAMPLE_RATE, 3), "error": f"{path}: {p}"}
-                if p else next(rows) for (path, wave, rate, _), p in zip(batch, problems)]
+        return [_row(path, wave, rate, None, f"{path}: {p}") if p else next(rows)
+                for (path, wave, rate, _), p in zip(batch, problems)]
     try:
         scores, per_frame = scorer(model, [x[1] for x in batch])
     except Exception as err:  # e.g. out of memory on one huge file
-        return [{"path": path, "vqscore": None, "sample_rate": rate,
-                 "duration_s": round(len(wave) / SAMPLE_RATE, 3),
-                 "error": f"{path}: scoring failed ({type(err).__name__}: {err})"}
+        return [_row(path, wave, rate, None,
+                     f"{path}: scoring failed ({type(err).__name__}: {err})")
                 for path, wave, rate, _ in batch]
     rows = []
     for (path, wave, rate, _), score, fs in zip(batch, scores, per_frame):
-        result = {"path": path, "vqscore": score, "sample_rate": rate,
-                  "duration_s": round(len(wave) / SAMPLE_RATE, 3), "error": ""}
+        result = _row(path, wave, rate, score, "")
         if segment_seconds:
             result["segments"] = segment_means(fs, model.hop_length, segment_seconds)
         if frames:
