@@ -42,7 +42,7 @@ def load_model(path=None, task="qe"):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelError(f"{path}: no such model file")
-    # --- official checkpoints (issue 10): converted on the fly, cached as .keras
+    # official checkpoints: converted on first use, cached as .keras
     from vqkeras.checkpoint_cache import is_official_checkpoint, load_checkpoint
     if is_official_checkpoint(path):
         from vqkeras.convert import CheckpointError
@@ -50,7 +50,6 @@ def load_model(path=None, task="qe"):
             return load_checkpoint(path, task=task)[0]
         except CheckpointError as err:
             raise ModelError(str(err)) from None
-    # --- end official checkpoints
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:

@@ -16,15 +16,13 @@ def training_files(recipe):
     """Training audio named by the recipe; with `data.split` pointing at a
     shared data folder, the default speaker split's training side."""
     from vqkeras.data.file_lists import collect_audio_files
-    from vqkeras.data.splits import default_speech_split
+    from vqkeras.data.splits import all_speech_split, default_speech_split
 
     data = recipe["data"]
-    if data["split"] and data.get("speech", "default") == "all":  # issue 10: every source
-        from vqkeras.data.splits import all_speech_split
-        train, _ = all_speech_split(data["split"])
-        return train + (collect_audio_files(data["train"]) if data["train"] else [])
     if data["split"]:
-        train, _ = default_speech_split(data["split"])
+        # `data.speech: all` trains on every speech source, same held-out speakers
+        split = all_speech_split if data.get("speech", "default") == "all" else default_speech_split
+        train, _ = split(data["split"])
         return train + (collect_audio_files(data["train"]) if data["train"] else [])
     if not data["train"]:
         raise ValueError("recipe has no data.train sources")
@@ -137,7 +135,7 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     set_random_seed(recipe["seed"])
     files = training_files(recipe)
     steps_per_epoch = min(int(recipe["steps_per_epoch"]), steps)
-    # --- issue 10: ranking pairs and fine-tuning a stage-1 model from init_from
+    # ranking pairs (data.ranking) and fine-tuning from a stage-1 model (init_from)
     transform = None
     if recipe["data"].get("ranking"):
         from vqkeras.data.ranking_pairs import RankingPairs
@@ -150,7 +148,6 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     if recipe.get("init_from"):
         from vqkeras.api import load_model
         model.set_weights(load_model(recipe["init_from"], task=None).get_weights())
-    # --- end issue 10
     opt = recipe["optimizer"]
     optimizer = keras.optimizers.Adam(opt["learning_rate"], beta_1=opt["beta_1"],
                                       beta_2=opt["beta_2"])
