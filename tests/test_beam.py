@@ -281,3 +281,69 @@ def test_the_local_engine_never_imports_beam(tmp_path, corpus, qe_model):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, KERAS_BACKEND="tensorflow"), timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "NO-BEAM", out.stderr[-2000:]
+
+
+@tf_only
+def test_the_beam_launcher_imports_no_backend(tmp_path, qe_model):
+    """The launcher only checks the model file and builds the pipeline; the
+    workers import the backend. Importing one in the launcher cost it 4-6 s
+    of start-up before any worker began."""
+    bad = tmp_path / "bad.keras"
+    bad.write_text("not a model")
+    code = "\n".join([
+        "import sys",
+        "import vqkeras.beam, vqkeras.cli.score",
+        "from vqkeras.beam.command_line import check_model",
+        "from vqkeras.cli.main import UsageError",
+        f"check_model(None, 'qe'); check_model({qe_model!r}, 'qe')",
+        "for path, task in [(%r, 'qe'), (%r, 'se')]:" % (str(bad), qe_model),
+        "    try:",
+        "        check_model(path, task)",
+        "    except UsageError as err:",
+        "        print('REFUSED', err)",
+        "print('LOADED', sorted(m for m in ('keras', 'tensorflow', 'torch', 'jax') if m in sys.modules))",
+    ])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, KERAS_BACKEND="tensorflow"), timeout=300)
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "LOADED []", out.stdout + out.stderr[-2000:]
+    assert "is a text file" in lines[0] and "not an enhancement model" in lines[1]
+
+
+def test_worker_threads_split_the_cores_between_direct_runner_processes():
+    from vqkeras.beam.pipeline_options import pipeline_options
+    from vqkeras.beam.worker_threads import threads_per_worker
+
+    cores = os.cpu_count() or 1
+    assert threads_per_worker(pipeline_options(None, MULTI)) == max(1, cores // 2)
+    assert threads_per_worker(pipeline_options("DirectRunner", ["direct_num_workers=64",
+                                                                "direct_running_mode=multi_processing"])) == 1
+    assert threads_per_worker(pipeline_options(None, ["direct_num_workers=2",
+                                                      "direct_running_mode=multi_threading"])) is None
+    assert threads_per_worker(pipeline_options("FlinkRunner", MULTI)) is None
+
+
+@tf_only
+def test_a_worker_capped_to_one_thread_runs_its_backend_on_one_thread():
+    code = ("from vqkeras.beam.worker_threads import limit_backend_threads\n"
+            "limit_backend_threads(1)\n"
+            "import os, torch\n"
+            "print(torch.get_num_threads(), os.environ['TF_NUM_INTRAOP_THREADS'], "
+            "os.environ['OMP_NUM_THREADS'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, KERAS_BACKEND="torch"), timeout=300)
+    assert out.stdout.split() == ["1", "1", "1"], out.stderr[-2000:]
+
+
+@tf_only
+def test_beam_import_leaves_torch_out_and_keeps_run_inference_whole():
+    """Importing RunInference pulled in torch through Beam's model manager
+    (about 2 s in the launcher and in every TensorFlow or JAX worker)."""
+    code = ("import sys, vqkeras.beam\n"
+            "import apache_beam.ml.inference.base as base\n"
+            "print('torch' in sys.modules, base.resource is not None)\n"
+            "from apache_beam.ml.inference.model_manager import ModelManager\n"
+            "print(ModelManager.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, KERAS_BACKEND="tensorflow"), timeout=300)
+    assert out.stdout.split() == ["False", "True", "ModelManager"], out.stderr[-2000:]

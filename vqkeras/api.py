@@ -57,9 +57,9 @@ def load_model(path=None, task="qe"):
     if not isinstance(model, VQVAEModel):
         raise ModelError(f"{path}: holds a {type(model).__name__}, not a vqkeras model")
     if task is not None and getattr(model, "task", None) != task:
-        kind = {"qe": "quality-estimation", "se": "enhancement"}
-        raise ModelError(f"{path}: is a {kind.get(model.task, model.task)} model, "
-                         f"not a {kind[task]} model")
+        kind = {"qe": "a quality-estimation", "se": "an enhancement"}
+        raise ModelError(f"{path}: is {kind.get(model.task, model.task)} model, "
+                         f"not {kind[task]} model")
     return model
 
 

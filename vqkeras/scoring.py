@@ -4,7 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from vqkeras.audio import SAMPLE_RATE, AudioError, read_audio
-from vqkeras.inference import score_frames
 
 # Files longer than this are scored alone; shorter ones share batches whose
 # padded size stays under MAX_BATCH_SAMPLES.
@@ -137,7 +136,10 @@ def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
     """
     from vqkeras.signal_check import signal_problem
 
-    scorer = scorer or score_frames
+    if scorer is None:
+        # imported here: reading, batching and rows need no Keras, so the Beam
+        # engine's launcher never imports a backend
+        from vqkeras.inference import score_frames as scorer
     frame_length = getattr(model, "fft_length", 512)
     problems = [signal_problem(x[1], frame_length) for x in batch]
     if any(problems):

@@ -34,6 +34,10 @@ except ImportError as err:  # pragma: no cover - depends on the install
 finally:
     logging.getLogger().removeFilter(_not_apitools_notice)
 
+from vqkeras.beam.inference_import import import_inference_base
+
+import_inference_base()  # before anything imports RunInference: no torch on TF/JAX
+
 from vqkeras.beam.engine import enhance_files, score_rows
 from vqkeras.beam.enhance_transform import EnhanceAudio
 from vqkeras.beam.model_handler import VQKerasModelHandler

@@ -20,10 +20,15 @@ logging.getLogger("apache_beam").setLevel(logging.ERROR)
 
 def check_model(model_path, task):
     """A usage error now, on this machine, for a model the workers could
-    not use (local `.keras` files are loaded once here; a remote file is
-    left to the workers)."""
+    not use. A local `.keras` file is checked from its archive without
+    importing a backend (`vqkeras.model_archive`), so this process stays
+    light while the workers start; an official checkpoint is converted and
+    cached here, once; a remote file is left to the workers."""
+    from vqkeras.api import ModelError
+    from vqkeras.checkpoint_cache import is_official_checkpoint
     from vqkeras.cli.common import load_model_or_exit
     from vqkeras.cli.main import UsageError
+    from vqkeras.model_archive import check_model_archive
 
     if model_path and is_remote(model_path):
         return
@@ -36,7 +41,19 @@ def check_model(model_path, task):
         if task_found != task:
             raise UsageError(f"{model_path}: is a {task_found} SavedModel, not a {task} model")
         return
-    load_model_or_exit(model_path, task)
+    if model_path and is_official_checkpoint(model_path):
+        load_model_or_exit(model_path, task)
+        return
+    try:
+        check_model_archive(model_path or _bundled(task), task)
+    except ModelError as err:
+        raise UsageError(str(err)) from None
+
+
+def _bundled(task):
+    from vqkeras.api import BUNDLED
+
+    return BUNDLED[task]
 
 
 def _say(args, message):

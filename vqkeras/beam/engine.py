@@ -23,6 +23,7 @@ from vqkeras.beam.pipeline_options import pipeline_options, staging_location
 from vqkeras.beam.rows import (WriteRowFiles, csv_line, delete_matching, read_json_lines,
                                to_json_line)
 from vqkeras.beam.score_transform import ScoreAudio
+from vqkeras.beam.worker_threads import threads_per_worker
 
 
 _FAILED_NAME = "failed_files"
@@ -89,7 +90,8 @@ def score_rows(files, model_path=None, batch_size=16, segment_seconds=None, fram
         with beam.Pipeline(options=options) as p:
             _ = (p
                  | "Paths" >> beam.Create(files)
-                 | "Score" >> ScoreAudio(model_path, batch_size, segment_seconds, frames)
+                 | "Score" >> ScoreAudio(model_path, batch_size, segment_seconds, frames,
+                                         worker_threads=threads_per_worker(options))
                  | "Stage" >> beam.ParDo(WriteRowFiles(stage.prefix)))
         rows = {r["path"]: r for r in read_json_lines(stage.prefix + "*.jsonl")}
     order = {path: i for i, path in enumerate(files)}
@@ -119,7 +121,8 @@ def write_sharded_rows(files, output, columns, shards=0, model_path=None, batch_
     p = beam.Pipeline(options=options)
     _ = (p
          | "Paths" >> beam.Create(list(files))
-         | "Score" >> ScoreAudio(model_path, batch_size, segment_seconds, frames)
+         | "Score" >> ScoreAudio(model_path, batch_size, segment_seconds, frames,
+                                 worker_threads=threads_per_worker(options))
          | "Count" >> beam.Map(_count_failed)
          | "Format" >> beam.Map(fmt)
          | "Write" >> beam.io.WriteToText(stem, file_name_suffix=suffix, num_shards=shards,
@@ -152,7 +155,8 @@ def enhance_files(plan, model_path=None, resynthesis=None, batch_size=4, chunk_t
             _ = (p
                  | "Pairs" >> beam.Create(plan)
                  | "Enhance" >> EnhanceAudio(model_path, resynthesis, batch_size, chunk_threshold_s,
-                                             subtype, resume)
+                                             subtype, resume,
+                                             worker_threads=threads_per_worker(options))
                  | "Stage" >> beam.ParDo(WriteRowFiles(stage.prefix)))
         results = {r["path"]: r for r in read_json_lines(stage.prefix + "*.jsonl")}
     return [results.get(src, {"path": src, "output": dst, "kept": False, "notes": [],

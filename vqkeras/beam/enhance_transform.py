@@ -60,10 +60,12 @@ class EnhanceAudio(beam.PTransform):
             input), as `vqkeras enhance --resume`. Defaults to False.
         reshuffle: spread the pairs over workers first (see `ScoreAudio`).
             Defaults to False.
+        worker_threads: backend threads per worker process (see
+            `VQKerasModelHandler`). Defaults to None.
     """
 
     def __init__(self, model_path=None, resynthesis=None, batch_size=4, chunk_threshold_s=None,
-                 subtype="FLOAT", resume=False, reshuffle=False):
+                 subtype="FLOAT", resume=False, reshuffle=False, worker_threads=None):
         super().__init__()
         self.model_path = model_path
         self.resynthesis = resynthesis
@@ -72,6 +74,7 @@ class EnhanceAudio(beam.PTransform):
         self.subtype = subtype
         self.resume = resume
         self.reshuffle = reshuffle
+        self.worker_threads = worker_threads
 
     def expand(self, pairs):
         if self.reshuffle:
@@ -85,7 +88,8 @@ class EnhanceAudio(beam.PTransform):
             todo, done = split.todo, [split[KEPT]]
         handler = VQKerasModelHandler(self.model_path, "se", resynthesis=self.resynthesis,
                                       batch_size=self.batch_size,
-                                      chunk_threshold_s=self.chunk_threshold_s)
+                                      chunk_threshold_s=self.chunk_threshold_s,
+                                      worker_threads=self.worker_threads)
         written = (todo
                    | "Group" >> beam.ParDo(BatchByLength(_one_group, chunk_items=4 * self.batch_size))
                    | "Enhance" >> RunInference(handler.with_no_batching())

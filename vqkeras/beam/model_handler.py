@@ -3,6 +3,8 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from vqkeras.beam.saved_model_runner import SavedModelRunner, is_saved_model
 from vqkeras.beam.staged_file import stage_model_file
+from vqkeras.beam.worker_threads import limit_backend_threads
+from vqkeras.quick_exit import skip_final_collection
 
 
 class VQKerasModelHandler(ModelHandler):
@@ -36,10 +38,14 @@ class VQKerasModelHandler(ModelHandler):
         chunk_threshold_s: enhancement: files longer than this are enhanced
             in overlapping windows (`.keras` models; 0 = never). Defaults to
             None, the CLI's threshold.
+        worker_threads: threads the backend may use in each worker process
+            (`vqkeras.beam.worker_threads`); None leaves the backend's own
+            choice. Defaults to None.
     """
 
     def __init__(self, model_path=None, task="qe", *, segment_seconds=None, frames=False,
-                 resynthesis=None, batch_size=4, chunk_threshold_s=None, **kwargs):
+                 resynthesis=None, batch_size=4, chunk_threshold_s=None, worker_threads=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if task not in ("qe", "se"):
             raise ValueError(f"task must be 'qe' or 'se', got {task!r}")
@@ -50,8 +56,11 @@ class VQKerasModelHandler(ModelHandler):
         self.resynthesis = resynthesis
         self.batch_size = batch_size
         self.chunk_threshold_s = chunk_threshold_s
+        self.worker_threads = worker_threads
 
     def load_model(self):
+        limit_backend_threads(self.worker_threads)  # before the backend's first import
+        skip_final_collection()  # the runner waits for each worker process to exit
         from vqkeras.api import load_model
 
         path = self.model_path

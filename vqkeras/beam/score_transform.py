@@ -42,6 +42,8 @@ class ScoreAudio(beam.PTransform):
             after a step that makes many paths from few elements (e.g. a
             FlatMap over folders), which a runner would fuse with the work;
             `beam.Create` and file sources spread already. Defaults to False.
+        worker_threads: backend threads per worker process (see
+            `VQKerasModelHandler`). Defaults to None.
 
     Example:
         with beam.Pipeline() as p:
@@ -49,13 +51,14 @@ class ScoreAudio(beam.PTransform):
     """
 
     def __init__(self, model_path=None, batch_size=16, segment_seconds=None, frames=False,
-                 reshuffle=False):
+                 reshuffle=False, worker_threads=None):
         super().__init__()
         self.model_path = model_path
         self.batch_size = batch_size
         self.segment_seconds = segment_seconds
         self.frames = frames
         self.reshuffle = reshuffle
+        self.worker_threads = worker_threads
 
     def expand(self, paths):
         from vqkeras.scoring import length_batches
@@ -65,7 +68,7 @@ class ScoreAudio(beam.PTransform):
         loaded = paths | "Read" >> beam.ParDo(ReadAudioFile()).with_outputs(FAILED, main="ok")
         failed = loaded[FAILED] | "ErrorRows" >> beam.Map(_error_row)
         handler = VQKerasModelHandler(self.model_path, "qe", segment_seconds=self.segment_seconds,
-                                      frames=self.frames)
+                                      frames=self.frames, worker_threads=self.worker_threads)
         make_batches = functools.partial(length_batches, batch_size=self.batch_size)
         scored = (loaded.ok
                   | "Batch" >> beam.ParDo(BatchByLength(make_batches))

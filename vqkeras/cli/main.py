@@ -54,7 +54,10 @@ def build_parser():
 
 
 def main(argv=None):
+    from vqkeras.quick_exit import skip_final_collection
+
     quiet_backend_logs()
+    skip_final_collection()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
