@@ -102,3 +102,37 @@ def test_ranking_pairs_layout_margins_and_pickling():
         assert np.all(out["waveform"][i, n:] == 0.0)
     # speed perturbation: lengths move by at most 10%
     assert np.all(np.abs(out["length"][:size] / lengths - 1.0) <= 0.115)
+
+
+def _centroid_hz(x, rate=16000):
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1.0 / rate)
+    return float(np.sum(freqs * spec) / np.sum(spec))
+
+
+def test_vtlp_moves_the_spectrum_by_alpha_and_keeps_length_and_identity(clean):
+    from vqkeras.data.vtlp import vtlp
+
+    np.testing.assert_allclose(vtlp(clean, 1.0), clean, atol=1e-6)
+    up, down = vtlp(clean, 1.1), vtlp(clean, 0.9)
+    assert up.shape == down.shape == clean.shape and up.dtype == np.float32
+    base = _centroid_hz(clean)
+    # a shorter vocal tract (alpha > 1) raises the spectrum, a longer one lowers it
+    assert _centroid_hz(up) > base * 1.04 and _centroid_hz(down) < base * 0.96
+    # still speech of the same loudness, far from a degradation's distance
+    assert abs(np.std(up) / np.std(clean) - 1.0) < 0.2
+    assert loudness_distance(clean, vtlp(clean, 1.03)) < loudness_distance(clean, up)
+
+
+def test_ranking_pairs_vtlp_is_seeded_and_checked():
+    waves = np.stack([synth_speech(1.0, seed=s) for s in range(2)])
+    batch = {"waveform": waves, "length": np.array([16000, 16000], "int32")}
+    warped = RankingPairs(speed_range=None, vtlp_range=(0.9, 1.1))
+    plain = RankingPairs(speed_range=None)
+    a = warped(batch, np.random.default_rng(1))
+    np.testing.assert_array_equal(a["waveform"], warped(batch, np.random.default_rng(1))["waveform"])
+    # the clean block is warped (not the input crops), and stays the input's length
+    assert not np.allclose(a["waveform"][:2], plain(batch, np.random.default_rng(1))["waveform"][:2])
+    np.testing.assert_array_equal(a["length"][:2], [16000, 16000])
+    with pytest.raises(ValueError, match="vtlp_range"):
+        RankingPairs(vtlp_range=(1.1, 0.9))

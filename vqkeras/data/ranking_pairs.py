@@ -9,7 +9,9 @@ clean crop and the copy, mapped by `ranking_margin`). Only the clean block
 updates the codebook and enters the reconstruction loss.
 
 Before degrading, each clean crop can be speed-perturbed (resampled by a
-factor drawn from `speed_range`; more speakers, still clean speech).
+factor drawn from `speed_range`) and given a vocal-tract-length warp (factor
+drawn from `vtlp_range`, `vqkeras.data.vtlp`): more speakers, still clean
+speech.
 """
 import math
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from vqkeras.data.degradations import KINDS, degrade
 from vqkeras.data.perceptual_distance import loudness_distance, ranking_margin
+from vqkeras.data.vtlp import vtlp
 
 
 def speed_perturb(waveform, length, factor, out_samples):
@@ -58,6 +61,9 @@ class RankingPairs:
             `max_margin`. Defaults to 0.5.
         speed_range: (low, high) or None. Speed perturbation of the clean
             crops (None: off). Defaults to (0.9, 1.1).
+        vtlp_range: (low, high) or None. Vocal-tract-length warp factor of
+            the clean crops, after the speed perturbation (None: off).
+            Defaults to None.
 
     Call arguments:
         batch: dict with `waveform` float32 [B, S] and `length` int [B].
@@ -69,7 +75,7 @@ class RankingPairs:
     """
 
     def __init__(self, copies=1, kinds=KINDS, severity_range=(0.0, 1.0), max_margin=0.1,
-                 margin_scale=0.5, speed_range=(0.9, 1.1)):
+                 margin_scale=0.5, speed_range=(0.9, 1.1), vtlp_range=None):
         if copies < 1:
             raise ValueError(f"copies must be at least 1, got {copies}")
         unknown = sorted(set(kinds) - set(KINDS))
@@ -81,6 +87,9 @@ class RankingPairs:
         self.max_margin = float(max_margin)
         self.margin_scale = float(margin_scale)
         self.speed_range = tuple(speed_range) if speed_range else None
+        self.vtlp_range = tuple(float(a) for a in vtlp_range) if vtlp_range else None
+        if self.vtlp_range and not 0.0 < self.vtlp_range[0] <= self.vtlp_range[1]:
+            raise ValueError(f"vtlp_range must be (low, high) with 0 < low <= high, got {vtlp_range}")
 
     def __call__(self, batch, rng):
         waves = np.asarray(batch["waveform"], np.float32)
@@ -95,6 +104,9 @@ class RankingPairs:
                 clean[i], clean_len[i] = speed_perturb(waves[i], n, factor, samples)
             else:
                 clean[i, :n], clean_len[i] = waves[i, :n], n
+            if self.vtlp_range:
+                m = int(clean_len[i])
+                clean[i, :m] = vtlp(clean[i, :m], float(rng.uniform(*self.vtlp_range)))
         out_waves = [clean]
         out_len = [clean_len]
         margins = np.zeros((size, self.copies), np.float32)
