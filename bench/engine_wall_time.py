@@ -47,6 +47,13 @@ def main():
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     args = p.parse_args()
+    return 0 if compare_engines(args.files, args.repeats, args.backend) else 1
+
+
+def compare_engines(files, repeats, backend):
+    """Runs the three commands, prints their medians and ratios; returns
+    {command: median seconds}, or None when a command failed."""
+    args = argparse.Namespace(files=files, repeats=repeats, backend=backend)
     env = dict(os.environ, KERAS_BACKEND=args.backend, TF_CPP_MIN_LOG_LEVEL="3")
     with tempfile.TemporaryDirectory() as tmp:
         folder = os.path.join(tmp, "audio")
@@ -69,7 +76,7 @@ def main():
                 times[name].append(time.perf_counter() - start)
                 if proc.returncode != 0:
                     print(f"{name}: exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
-                    return 1
+                    return None
                 outputs[name] = rows(out)
         audio_s = 4.0 * args.files
         local = statistics.median(times["local"])
@@ -86,7 +93,7 @@ def main():
             for name, o in outputs.items():
                 diff = [(a, b) for a, b in zip(o, outputs["local"]) if a != b]
                 print(f"  {name}: {len(o)} rows, {len(diff)} differ from local, e.g. {diff[:2]}")
-    return 0
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 if __name__ == "__main__":
