@@ -136,3 +136,19 @@ def test_ranking_pairs_vtlp_is_seeded_and_checked():
     np.testing.assert_array_equal(a["length"][:2], [16000, 16000])
     with pytest.raises(ValueError, match="vtlp_range"):
         RankingPairs(vtlp_range=(1.1, 0.9))
+
+
+def test_clean_augment_alone_is_seeded_keeps_keys_and_checks_ranges():
+    from vqkeras.data.clean_augment import CleanAugment
+
+    waves = np.stack([synth_speech(1.0, seed=s) for s in range(2)])
+    batch = {"waveform": waves, "length": np.array([16000, 12000], "int32"), "extra": 7}
+    augment = pickle.loads(pickle.dumps(CleanAugment((0.9, 1.1), (0.9, 1.1))))
+    a = augment(batch, np.random.default_rng(3))
+    np.testing.assert_array_equal(a["waveform"], augment(batch, np.random.default_rng(3))["waveform"])
+    assert a["waveform"].shape == waves.shape and a["extra"] == 7 and "margin" not in a
+    assert np.all(np.abs(a["length"] / batch["length"] - 1.0) <= 0.115)
+    for i, n in enumerate(a["length"]):
+        assert np.all(a["waveform"][i, n:] == 0.0)
+    with pytest.raises(ValueError, match="speed_range"):
+        CleanAugment(speed_range=(0.0, 1.1))

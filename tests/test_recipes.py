@@ -41,3 +41,6 @@ def test_bad_recipes_name_the_problem(tmp_path):
     bad.write_text("task: qe\nstage: 2\n")
     with pytest.raises(RecipeError, match="stage 2"):
         load_recipe(str(bad))
+    bad.write_text("data:\n  ranking: {copies: 1}\n  augment: {speed_range: [0.9, 1.1]}\n")
+    with pytest.raises(RecipeError, match="data.augment and data.ranking"):
+        load_recipe(str(bad))

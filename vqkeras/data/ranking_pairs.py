@@ -8,42 +8,15 @@ of every crop, copy 2, ...; `length` follows the same order; `margin`
 clean crop and the copy, mapped by `ranking_margin`). Only the clean block
 updates the codebook and enters the reconstruction loss.
 
-Before degrading, each clean crop can be speed-perturbed (resampled by a
-factor drawn from `speed_range`) and given a vocal-tract-length warp (factor
-drawn from `vtlp_range`, `vqkeras.data.vtlp`): more speakers, still clean
-speech.
+Before degrading, each clean crop can be speed-perturbed and given a
+vocal-tract-length warp (`vqkeras.data.clean_augment.CleanAugment`): more
+speakers, still clean speech.
 """
-import math
-
 import numpy as np
 
+from vqkeras.data.clean_augment import CleanAugment
 from vqkeras.data.degradations import KINDS, degrade
 from vqkeras.data.perceptual_distance import loudness_distance, ranking_margin
-from vqkeras.data.vtlp import vtlp
-
-
-def speed_perturb(waveform, length, factor, out_samples):
-    """Plays `waveform[:length]` `factor` times faster (band-limited
-    resampling to 1/factor of its length), cut or zero-padded to
-    `out_samples`.
-
-    Returns:
-        (float32 array [out_samples], new valid length).
-    """
-    from scipy.signal import resample_poly
-
-    up = 100
-    down = int(round(factor * up))
-    g = math.gcd(up, down)
-    x = np.asarray(waveform[:length], np.float64)
-    y = resample_poly(x, up // g, down // g, window=("kaiser", 5.0)) if down != up else x
-    n = min(y.size, out_samples)
-    out = np.zeros(out_samples, np.float32)
-    out[:n] = y[:n]
-    peak = float(np.max(np.abs(out))) if n else 0.0
-    if peak > 1.0:
-        out /= peak
-    return out, n
 
 
 class RankingPairs:
@@ -86,27 +59,13 @@ class RankingPairs:
         self.severity_range = tuple(float(s) for s in severity_range)
         self.max_margin = float(max_margin)
         self.margin_scale = float(margin_scale)
-        self.speed_range = tuple(speed_range) if speed_range else None
-        self.vtlp_range = tuple(float(a) for a in vtlp_range) if vtlp_range else None
-        if self.vtlp_range and not 0.0 < self.vtlp_range[0] <= self.vtlp_range[1]:
-            raise ValueError(f"vtlp_range must be (low, high) with 0 < low <= high, got {vtlp_range}")
+        self.augment = CleanAugment(speed_range, vtlp_range)
 
     def __call__(self, batch, rng):
-        waves = np.asarray(batch["waveform"], np.float32)
-        lengths = np.asarray(batch["length"]).astype(np.int64)
-        size, samples = waves.shape
-        clean = np.zeros_like(waves)
-        clean_len = np.zeros(size, np.int64)
-        for i in range(size):
-            n = int(min(lengths[i], samples))
-            if self.speed_range:
-                factor = float(rng.uniform(*self.speed_range))
-                clean[i], clean_len[i] = speed_perturb(waves[i], n, factor, samples)
-            else:
-                clean[i, :n], clean_len[i] = waves[i, :n], n
-            if self.vtlp_range:
-                m = int(clean_len[i])
-                clean[i, :m] = vtlp(clean[i, :m], float(rng.uniform(*self.vtlp_range)))
+        perturbed = self.augment(batch, rng)
+        clean = perturbed["waveform"]
+        clean_len = perturbed["length"].astype(np.int64)
+        size = clean.shape[0]
         out_waves = [clean]
         out_len = [clean_len]
         margins = np.zeros((size, self.copies), np.float32)

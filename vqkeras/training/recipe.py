@@ -21,7 +21,12 @@ DEFAULTS = {
              # Label-free ranking pairs (vqkeras.data.ranking_pairs.RankingPairs
              # arguments, e.g. {copies: 1, max_margin: 0.1}); needs
              # model.ranking_weight > 0. null: off (the paper's training).
-             "ranking": None},
+             "ranking": None,
+             # Clean-speech augmentation without ranking pairs
+             # (vqkeras.data.clean_augment.CleanAugment arguments, e.g.
+             # {speed_range: [0.9, 1.1], vtlp_range: [0.9, 1.1]}); with
+             # `ranking`, give these inside `ranking` instead. null: off.
+             "augment": None},
     "optimizer": {"learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.9},
     "steps": 4000,
     "steps_per_epoch": 250,
@@ -103,6 +108,9 @@ def load_recipe(path):
     if recipe["dtype_policy"] not in (None, "float32", "mixed_bfloat16", "mixed_float16"):
         raise RecipeError(f"{path}: dtype_policy must be null, float32, mixed_bfloat16 or "
                           f"mixed_float16, got {recipe['dtype_policy']!r}")
+    if recipe["data"]["ranking"] and recipe["data"]["augment"]:
+        raise RecipeError(f"{path}: data.augment and data.ranking are both set; give "
+                          f"speed_range and vtlp_range inside data.ranking")
     if recipe["data"]["split"]:
         recipe["data"]["split"] = resolve(recipe["data"]["split"])
     if recipe["validation"]:

@@ -140,6 +140,9 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     if recipe["data"].get("ranking"):
         from vqkeras.data.ranking_pairs import RankingPairs
         transform = RankingPairs(**recipe["data"]["ranking"])
+    elif recipe["data"].get("augment"):
+        from vqkeras.data.clean_augment import CleanAugment
+        transform = CleanAugment(**recipe["data"]["augment"])
     dataset, data_callbacks, _ = training_input(recipe, files, steps_per_epoch,
                                                 transform=transform)
     policy = recipe.get("dtype_policy")
