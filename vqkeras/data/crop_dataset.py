@@ -1,6 +1,5 @@
 """Random clean-speech crops for `model.fit` on any backend, without TensorFlow."""
 import keras
-import numpy as np
 
 from vqkeras.audio import SAMPLE_RATE
 from vqkeras.data.crop_plan import TRANSFORM_STREAM, stream_rng
