@@ -102,6 +102,18 @@ def test_copies_are_also_ranked_against_each_other():
     assert float(ops.convert_to_numpy(loss)) == pytest.approx((0.04 + 0.07) / 3, abs=1e-5)
 
 
+def test_ceiling_holds_each_drop_near_its_margin():
+    plain, capped = tiny(), tiny(ranking_ceiling=2.0)
+    # item 0 drops 0.30 for a 0.05 margin (6x), item 1 drops 0.08 for 0.05 (1.6x)
+    y_pred = fake_outputs([0.95, 0.95, 0.65, 0.87])
+    margins = np.array([[0.05], [0.05]], "float32")
+    assert float(ops.convert_to_numpy(plain.ranking_loss(y_pred, margins))) == pytest.approx(0.0, abs=1e-6)
+    # only item 0 exceeds 2 x its margin: (0.30 - 0.10) / 2 pairs
+    capped_loss = float(ops.convert_to_numpy(capped.ranking_loss(y_pred, margins)))
+    assert capped_loss == pytest.approx(0.10, abs=1e-4)
+    assert capped.get_config()["ranking_ceiling"] == 2.0
+
+
 def test_ranking_needs_margins_in_the_batch():
     model = tiny()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))

@@ -87,6 +87,11 @@ class VQVAEModel(keras.Model):
             one crop's versions (clean has margin 0), with scores taken
             against the codebook before this batch's EMA update.
         ranking_copies: int. Degraded copies per clean crop. Defaults to 1.
+        ranking_ceiling: float. When positive, each pair's score gap is also
+            held below `ranking_ceiling` times its margin (the loss adds
+            relu(gap - ranking_ceiling * margin)), so that drops follow the
+            margins' scale across kinds instead of growing without bound for
+            easy kinds. 0, the default, is the one-sided hinge.
     """
 
     def __init__(self, codebook_size, codebook_dim, hidden_dims, hop_length,
@@ -96,7 +101,7 @@ class VQVAEModel(keras.Model):
                  kmeans_iters=10, threshold_ema_dead_code=0.0, commitment_weight=1.0,
                  freeze_codebook=False, reconstruction_loss="cosine",
                  reconstruction_weight=45.0, vq_loss_weight=1.0, seed=None,
-                 ranking_weight=0.0, ranking_copies=1, **kwargs):
+                 ranking_weight=0.0, ranking_copies=1, ranking_ceiling=0.0, **kwargs):
         if input_transform not in INPUT_TRANSFORMS:
             raise ValueError(f"input_transform must be one of {INPUT_TRANSFORMS}, "
                              f"got {input_transform!r}")
@@ -166,6 +171,7 @@ class VQVAEModel(keras.Model):
         self.seed = seed
         self.ranking_weight = float(ranking_weight)
         self.ranking_copies = int(ranking_copies)
+        self.ranking_ceiling = float(ranking_ceiling)
         self.encoder = encoder
         self.quantizer = quantizer
         self.decoder = decoder
@@ -236,6 +242,8 @@ class VQVAEModel(keras.Model):
         lead = scores[:, None, :] - scores[:, :, None]                  # s_b - s_a
         valid = ops.cast(gap > 0, "float32")
         hinge = ops.relu(gap - lead) * valid
+        if self.ranking_ceiling > 0:
+            hinge = hinge + ops.relu(lead - self.ranking_ceiling * gap) * valid
         return ops.sum(hinge) / ops.maximum(ops.sum(valid), 1.0)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -299,6 +307,7 @@ class VQVAEModel(keras.Model):
             "seed": self.seed,
             "ranking_weight": self.ranking_weight,
             "ranking_copies": self.ranking_copies,
+            "ranking_ceiling": self.ranking_ceiling,
         }
 
     @classmethod
