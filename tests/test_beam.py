@@ -55,6 +55,12 @@ def local_rows(model_path, files, segment=None):
     return list(score_files(load_model(model_path), files, segment_seconds=segment))
 
 
+def run_python(code, backend):
+    """Runs `code` in a fresh interpreter on `backend`; returns the result."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, KERAS_BACKEND=backend), timeout=300)
+
+
 def assert_same_rows(got, want):
     by_path = lambda rows: sorted(rows, key=lambda r: r["path"])  # noqa: E731
     got, want = by_path(got), by_path(want)
@@ -278,8 +284,7 @@ def test_the_local_engine_never_imports_beam(tmp_path, corpus, qe_model):
     code = ("import sys; from vqkeras.cli.main import main; "
             f"main(['score', {str(corpus / 'speech_0.wav')!r}, '--model', {qe_model!r}, '-q']); "
             "print('BEAM' if 'apache_beam' in sys.modules else 'NO-BEAM')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ, KERAS_BACKEND="tensorflow"), timeout=300)
+    out = run_python(code, "tensorflow")
     assert out.stdout.strip().splitlines()[-1] == "NO-BEAM", out.stderr[-2000:]
 
 
@@ -303,8 +308,7 @@ def test_the_beam_launcher_imports_no_backend(tmp_path, qe_model):
         "        print('REFUSED', err)",
         "print('LOADED', sorted(m for m in ('keras', 'tensorflow', 'torch', 'jax') if m in sys.modules))",
     ])
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ, KERAS_BACKEND="tensorflow"), timeout=300)
+    out = run_python(code, "tensorflow")
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == "LOADED []", out.stdout + out.stderr[-2000:]
     assert "is a text file" in lines[0] and "not an enhancement model" in lines[1]
@@ -330,8 +334,7 @@ def test_a_worker_capped_to_one_thread_runs_its_backend_on_one_thread():
             "import os, torch\n"
             "print(torch.get_num_threads(), os.environ['TF_NUM_INTRAOP_THREADS'], "
             "os.environ['OMP_NUM_THREADS'])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ, KERAS_BACKEND="torch"), timeout=300)
+    out = run_python(code, "torch")
     assert out.stdout.split() == ["1", "1", "1"], out.stderr[-2000:]
 
 
@@ -344,6 +347,5 @@ def test_beam_import_leaves_torch_out_and_keeps_run_inference_whole():
             "print('torch' in sys.modules, base.resource is not None)\n"
             "from apache_beam.ml.inference.model_manager import ModelManager\n"
             "print(ModelManager.__name__)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ, KERAS_BACKEND="tensorflow"), timeout=300)
+    out = run_python(code, "tensorflow")
     assert out.stdout.split() == ["False", "True", "ModelManager"], out.stderr[-2000:]
