@@ -57,10 +57,15 @@ def load_model(path=None, task="qe"):
     if not isinstance(model, VQVAEModel):
         raise ModelError(f"{path}: holds a {type(model).__name__}, not a vqkeras model")
     if task is not None and getattr(model, "task", None) != task:
-        kind = {"qe": "a quality-estimation", "se": "an enhancement"}
-        raise ModelError(f"{path}: is {kind.get(model.task, model.task)} model, "
-                         f"not {kind[task]} model")
+        raise wrong_task(path, model.task, task)
     return model
+
+
+def wrong_task(path, found, task):
+    """The `ModelError` for a model of task `found` given where `task` was
+    asked for."""
+    kind = {"qe": "a quality-estimation", "se": "an enhancement"}
+    return ModelError(f"{path}: is {kind.get(found, found)} model, not {kind[task]} model")
 
 
 _EXPECTED = ("expected a .keras file written by vqkeras (a zip archive holding "

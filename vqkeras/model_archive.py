@@ -12,7 +12,6 @@ import zipfile
 
 # model class -> task, for the classes vqkeras writes
 _TASKS = {"VQScoreModel": "qe", "VQEnhancerModel": "se"}
-_KIND = {"qe": "a quality-estimation", "se": "an enhancement"}
 
 
 def archive_task(path):
@@ -50,8 +49,8 @@ def archive_task(path):
 def check_model_archive(path, task):
     """Raises `vqkeras.api.ModelError` unless `path` is a vqkeras `.keras`
     model for `task` (`"qe"` or `"se"`); see `archive_task`."""
-    from vqkeras.api import ModelError
+    from vqkeras.api import wrong_task
 
     found = archive_task(path)
     if task is not None and found != task:
-        raise ModelError(f"{path}: is {_KIND[found]} model, not {_KIND[task]} model")
+        raise wrong_task(path, found, task)

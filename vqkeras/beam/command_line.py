@@ -11,6 +11,7 @@ import sys
 from vqkeras.beam.engine import enhance_files, score_rows, write_sharded_rows
 from vqkeras.beam.paths import is_remote
 from vqkeras.beam.saved_model_runner import SavedModelRunner, is_saved_model
+from vqkeras.cli.common import say
 
 
 # Beam's own warnings on this machine (option parsing, forwarded worker
@@ -56,11 +57,6 @@ def _bundled(task):
     return BUNDLED[task]
 
 
-def _say(args, message):
-    if not getattr(args, "quiet", False):
-        print(message, file=sys.stderr, flush=True)
-
-
 def _runner_name(args):
     return args.runner or "DirectRunner"
 
@@ -69,7 +65,7 @@ def score_with_beam(args, paths):
     """Yields (index into `paths`, result row) in input order, from a Beam
     pipeline on `args.runner` with `args.beam_arg` options (the model is
     checked first with `check_model`)."""
-    _say(args, f"vqkeras score: scoring {len(paths)} file(s) with Beam ({_runner_name(args)})")
+    say(args, f"vqkeras score: scoring {len(paths)} file(s) with Beam ({_runner_name(args)})")
     rows = score_rows(paths, args.model, args.batch_size, args.segment, args.frames,
                       runner=args.runner, beam_args=args.beam_arg)
     position = {os.path.abspath(p) if not is_remote(p) else p: i for i, p in enumerate(paths)}
@@ -85,15 +81,15 @@ def score_sharded_with_beam(args, entries, columns):
     failed = 0
     for arg, error in entries:
         if error:
-            _say(args, f"vqkeras score: {error}")
+            say(args, f"vqkeras score: {error}")
             failed += 1
-    _say(args, f"vqkeras score: scoring {len(files)} file(s) with Beam ({_runner_name(args)}) "
+    say(args, f"vqkeras score: scoring {len(files)} file(s) with Beam ({_runner_name(args)}) "
                f"into shards of {args.output}")
     pattern, failed_rows = write_sharded_rows(
         files, args.output, columns, args.beam_shards, args.model, args.batch_size, args.segment,
         args.frames, runner=args.runner, beam_args=args.beam_arg)
     failed += failed_rows
-    _say(args, f"scored {len(files) - failed_rows} file(s) into {pattern}"
+    say(args, f"scored {len(files) - failed_rows} file(s) into {pattern}"
                + (f", {failed} failed (see the error column)" if failed else ""))
     return 1 if failed else 0
 
@@ -103,18 +99,18 @@ def enhance_with_beam(args, plan, errors, notes=()):
     local engine prints and returns its exit code."""
     check_model(args.model, "se")
     for note in notes:
-        _say(args, f"vqkeras enhance: {note}")
+        say(args, f"vqkeras enhance: {note}")
     failed = enhanced = kept = 0
     for _, message in errors:
         print(f"vqkeras enhance: {message}", file=sys.stderr)
         failed += 1
-    _say(args, f"vqkeras enhance: enhancing {len(plan)} file(s) with Beam ({_runner_name(args)})")
+    say(args, f"vqkeras enhance: enhancing {len(plan)} file(s) with Beam ({_runner_name(args)})")
     results = enhance_files(plan, args.model, args.resynthesis, args.batch_size,
                             args.chunk_threshold, "PCM_16" if args.pcm16 else "FLOAT",
                             resume=args.resume, runner=args.runner, beam_args=args.beam_arg)
     for r in results:
         for line in r["notes"]:
-            _say(args, line)
+            say(args, line)
         if r["error"]:
             print(f"vqkeras enhance: {r['error']}", file=sys.stderr)
             failed += 1

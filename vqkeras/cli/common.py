@@ -107,5 +107,12 @@ def output_folder_ready(path, what="output"):
 
 
 def say(args, message):
+    """Prints `message` to stderr unless the command runs with --quiet."""
     if not getattr(args, "quiet", False):
-        print(message, file=sys.stderr)
+        print(message, file=sys.stderr, flush=True)
+
+
+def closing_summary(args, head, clauses):
+    """Says `head` and, comma-separated, the text of each (count, text)
+    clause whose count is not zero: a command's last line."""
+    say(args, ", ".join([head] + [text for count, text in clauses if count]))

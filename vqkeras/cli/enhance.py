@@ -17,7 +17,6 @@ every file was enhanced or already complete, 1 if some failed, 2 on usage
 errors.
 """
 import os
-import sys
 
 from vqkeras.cli.engine_options import add_engine_arguments, check_engine_arguments
 from vqkeras.cli.enhance_names import plan_outputs
@@ -80,13 +79,10 @@ def _pcm16_ready(wave, dst, progress):
 def finish(args, enhanced, kept, failed):
     """Prints the closing summary of `vqkeras enhance` (both engines) and
     returns the exit code."""
-    if not args.quiet:
-        msg = f"enhanced {enhanced} file(s) into {args.output_dir}"
-        if kept:
-            msg += f", {kept} already complete (--resume)"
-        if failed:
-            msg += f", {failed} failed"
-        print(msg, file=sys.stderr)
+    from vqkeras.cli.common import closing_summary
+
+    closing_summary(args, f"enhanced {enhanced} file(s) into {args.output_dir}",
+                    [(kept, f"{kept} already complete (--resume)"), (failed, f"{failed} failed")])
     return 1 if failed else 0
 
 

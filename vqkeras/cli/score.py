@@ -14,8 +14,8 @@ errors.
 import os
 import sys
 
-from vqkeras.cli.common import (expand_arguments, load_model_or_exit, output_folder_ready,
-                                require_audio)
+from vqkeras.cli.common import (closing_summary, expand_arguments, load_model_or_exit,
+                                output_folder_ready, require_audio)
 from vqkeras.cli.engine_options import add_engine_arguments, check_engine_arguments
 from vqkeras.cli.main import UsageError
 
@@ -69,7 +69,7 @@ def _entries(args, expanded):
 
 def run(args):
     from vqkeras.progress import Progress
-    from vqkeras.scoring import iter_scores
+    from vqkeras.scoring import error_row, iter_scores
 
     if args.frames and not (args.output and args.output.lower().endswith(".json")):
         raise UsageError("--frames needs --output FILE.json")
@@ -110,8 +110,7 @@ def run(args):
             already += 1
             failed += bool(earlier.get("error"))
         elif error:
-            writer.add(k, {"path": path, "vqscore": None, "duration_s": None,
-                           "sample_rate": None, "error": error})
+            writer.add(k, error_row(path, error))
             failed += 1
         else:
             todo.append(path)
@@ -135,11 +134,7 @@ def run(args):
     finally:
         progress.close()
         writer.finish(order, completed)
-    if not args.quiet:
-        msg = f"scored {scored} file(s)"
-        if already:
-            msg += f", {already} already in {args.output}"
-        if failed:
-            msg += f", {failed} failed (see the error column)"
-        print(msg, file=sys.stderr)
+    closing_summary(args, f"scored {scored} file(s)",
+                    [(already, f"{already} already in {args.output}"),
+                     (failed, f"{failed} failed (see the error column)")])
     return 1 if failed else 0

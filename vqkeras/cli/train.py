@@ -8,7 +8,6 @@ Recipe paths are relative to the recipe's folder; --data KEY=PATH and
 --data-root PATH point them elsewhere, and a missing path is reported with
 the recipe key to change.
 """
-import json
 import sys
 
 from vqkeras.cli.main import UsageError
