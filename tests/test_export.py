@@ -111,7 +111,7 @@ def test_qe_savedmodel_matches_keras_per_item(exported, tmp_path):
     assert list(specs) and set(specs) == {"serving_default", "frame_scores", "segment_scores"}
     assert specs["serving_default"] == {
         "inputs": {"waveform": ["float32", [None, None]], "length": ["int32", [None]]},
-        "outputs": {"vqscore": ["float32", [None]]},
+        "outputs": {"vqscore": ["float32", [None]], "problem": ["int32", [None]]},
     }
     expected = np.array([score_waveforms(model, [w])[0] for w in waves])
     np.testing.assert_allclose(outputs["serving_default/vqscore"], expected, rtol=0, atol=1e-5)
@@ -141,13 +141,73 @@ def test_qe_savedmodel_matches_keras_per_item(exported, tmp_path):
                                np.arange(scores.shape[1]) * seg * model.hop_length / 16000)
 
 
+def odd_batch():
+    """A padded batch of digital silence, a 160-sample item and speech."""
+    speech = synth_speech(1.0, seed=3)
+    batch = np.zeros((3, speech.size), "float32")
+    batch[1, :160] = speech[:160]
+    batch[2] = speech
+    return batch, np.asarray([speech.size, 160, speech.size], "int32"), speech
+
+
+@tf_only
+def test_savedmodel_flags_what_the_cli_refuses(exported, tmp_path):
+    """Silence and a 10 ms input get no score from the SavedModel (NaN and a
+    problem code), as the CLI gives them an error row; the enhancer hands
+    them back unchanged. The speech item is unaffected."""
+    batch, lengths, speech = odd_batch()
+    out, _ = run_isolated(exported["qe"]["saved"], batch, lengths, str(tmp_path))
+    np.testing.assert_array_equal(out["serving_default/problem"], [2, 1, 0])
+    scores = out["serving_default/vqscore"]
+    assert np.isnan(scores[0]) and np.isnan(scores[1])
+    np.testing.assert_allclose(scores[2], score_waveforms(exported["qe"]["model"], [speech])[0],
+                               atol=1e-5)
+    out, _ = run_isolated(exported["se"]["saved"], batch, lengths, str(tmp_path))
+    np.testing.assert_array_equal(out["serving_default/problem"], [2, 1, 0])
+    enhanced = out["serving_default/enhanced"]
+    np.testing.assert_array_equal(enhanced[:2], batch[:2])
+    assert not np.allclose(enhanced[2], speech, atol=1e-3)
+
+
+def test_graph_rule_matches_the_numpy_rule():
+    """`problem_codes` (keras.ops, in the SavedModel) gives the verdict of
+    `signal_check.signal_problem` on silence, faint and loud audio, DC,
+    short items and items in a padded batch, on every backend."""
+    from keras import ops
+
+    from vqkeras.signal_check import NO_SIGNAL, TOO_SHORT, signal_problem
+    from vqkeras.signal_check_ops import problem_codes
+
+    rng = np.random.default_rng(0)
+    items = [np.zeros(4000), np.full(3000, 0.3), rng.normal(0, 1e-4, 5000),
+             rng.normal(0, 0.05, 5000), rng.normal(0, 0.05, 300), np.zeros(511),
+             np.concatenate([np.zeros(6000), rng.normal(0, 0.1, 700)]),
+             rng.normal(0, 10 ** (-57 / 20), 2048), rng.normal(0, 10 ** (-63 / 20), 2048),
+             synth_speech(0.5, seed=1)]
+    width = max(len(x) for x in items)
+    batch = np.zeros((len(items), width), "float32")
+    for i, x in enumerate(items):
+        batch[i, :len(x)] = x
+    lengths = np.asarray([len(x) for x in items], "int32")
+    codes = ops.convert_to_numpy(problem_codes(ops.convert_to_tensor(batch),
+                                               ops.convert_to_tensor(lengths), 512))
+    want = []
+    for x in items:
+        why = signal_problem(np.asarray(x, "float32"), 512)
+        want.append(0 if why is None else 1 if why.startswith(TOO_SHORT) else 2)
+        assert why is None or why.startswith((TOO_SHORT, NO_SIGNAL))
+    assert set(want) == {0, 1, 2}
+    np.testing.assert_array_equal(codes, want)
+
+
 @tf_only
 def test_se_savedmodel_matches_keras_per_item(exported, tmp_path):
     model = exported["se"]["model"]
     waves, batch, lengths = padded_batch()
     outputs, specs = run_isolated(exported["se"]["saved"], batch, lengths, str(tmp_path))
 
-    assert specs["serving_default"]["outputs"] == {"enhanced": ["float32", [None, None]]}
+    assert specs["serving_default"]["outputs"] == {"enhanced": ["float32", [None, None]],
+                                                   "problem": ["int32", [None]]}
     enhanced = outputs["serving_default/enhanced"]
     assert enhanced.shape == batch.shape
     for i, w in enumerate(waves):
@@ -181,7 +241,7 @@ def test_predict_request_matches_signature(exported):
         assert tensor.dtype == signature.inputs[name].dtype
     assert signature.inputs["waveform"].dtype == tf.float32.as_datatype_enum
     assert signature.inputs["length"].dtype == tf.int32.as_datatype_enum
-    assert set(signature.outputs) == {"vqscore"}
+    assert set(signature.outputs) == {"vqscore", "problem"}
     request = predict_pb2.PredictRequest.FromString(request.SerializeToString())
     np.testing.assert_array_equal(tf.make_ndarray(request.inputs["length"]), lengths)
 
@@ -238,6 +298,7 @@ def test_export_from_other_backend_uses_tensorflow_subprocess(tmp_path):
     assert sorted(os.listdir(tmp_path / "vqscore")) == ["1"]
     waves, batch, lengths = padded_batch()
     outputs, specs = run_isolated(saved, batch, lengths, str(tmp_path))
-    assert specs["serving_default"]["outputs"] == {"vqscore": ["float32", [None]]}
+    assert specs["serving_default"]["outputs"] == {"vqscore": ["float32", [None]],
+                                                   "problem": ["int32", [None]]}
     expected = np.array([score_waveforms(model, [w])[0] for w in waves])
     np.testing.assert_allclose(outputs["serving_default/vqscore"], expected, rtol=0, atol=1e-5)

@@ -6,7 +6,11 @@ int32 [batch], the valid samples of each item):
 
 - `serving_default` (the first endpoint; TF Serving's default): returns
   `vqscore` [batch] for a quality-estimation model, or `enhanced`
-  [batch, samples] for an enhancement model (zero beyond each length).
+  [batch, samples] for an enhancement model (zero beyond each length), and
+  `problem` int32 [batch]: 0 for an item that was judged, 1 for one shorter
+  than an analysis frame, 2 for one without a speech signal (the rule of
+  `vqkeras.signal_check`, where the CLI writes an error row). Such items
+  get a NaN `vqscore`, or their input back unchanged as `enhanced`.
 - `frame_scores`: `frame_scores` [batch, frames], the cosine of the encoder
   output and its code per frame (zero on padding frames), and `frame_mask`
   [batch, frames]. Frame `t` is centred on sample `t * hop_length`; an item
@@ -89,6 +93,7 @@ def _serving_functions(model, segment_frames):
 
     from vqkeras.compiled_inference import enhance_graph, score_graph
     from vqkeras.layers.stft_magnitude import frame_mask
+    from vqkeras.signal_check_ops import problem_codes
 
     seconds_per_frame = model.hop_length / SAMPLE_RATE
 
@@ -97,9 +102,14 @@ def _serving_functions(model, segment_frames):
         return scores, frame_mask(length, ops.shape(scores)[1], model.hop_length)
 
     def default(waveform, length):
+        problem = problem_codes(waveform, length, model.fft_length)
+        bad = problem > 0
         if model.task == "qe":
-            return {"vqscore": ops.cast(score_graph(model, waveform, length)[0], "float32")}
-        return {"enhanced": enhance_graph(model, waveform, length)}
+            score = ops.cast(score_graph(model, waveform, length)[0], "float32")
+            return {"vqscore": ops.where(bad, float("nan"), score), "problem": problem}
+        # items that cannot be judged pass through unchanged, as in `vqkeras enhance`
+        enhanced = ops.where(bad[:, None], waveform, enhance_graph(model, waveform, length))
+        return {"enhanced": enhanced, "problem": problem}
 
     def frame_scores(waveform, length):
         scores, mask = masked_frame_scores(waveform, length)
@@ -128,8 +138,12 @@ def _metadata(model, segment_frames):
 
     from vqkeras import __version__
 
-    outputs = {"qe": {"vqscore": "float32 [batch]"},
-               "se": {"enhanced": "float32 [batch, samples]"}}[model.task]
+    from vqkeras.signal_check_ops import MEANINGS
+
+    outputs = {"qe": {"vqscore": "float32 [batch] (NaN where problem > 0)"},
+               "se": {"enhanced": "float32 [batch, samples] (the input where problem > 0)"}
+               }[model.task]
+    outputs["problem"] = "int32 [batch]: " + ", ".join(f"{k} {v}" for k, v in MEANINGS.items())
     inputs = {"waveform": "float32 [batch, samples]", "length": "int32 [batch]"}
     return {
         "format": "vqkeras-savedmodel-1",

@@ -39,6 +39,9 @@ def import_keras_quietly():
     described in the module docstring; returns the keras module."""
     if "keras" in sys.modules:
         return sys.modules["keras"]
+    from vqkeras.extras import require_backend
+
+    require_backend()  # one line naming the extra, not a traceback from inside Keras
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     try:
         sys.stderr.flush()

@@ -68,6 +68,14 @@ def main(argv=None):
     except UsageError as err:
         print(f"vqkeras {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except ImportError as err:
+        from vqkeras.extras import missing_extra_message
+
+        message = missing_extra_message(err)
+        if message is None:
+            raise
+        print(f"vqkeras {args.command}: error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"vqkeras {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130

@@ -22,6 +22,9 @@ def add_arguments(p):
                    help="point a recipe path elsewhere: data.train (repeat for several "
                         "folders), data.split, validation.labels, validation.shared_data, "
                         "init_from; relative to the current folder")
+    p.add_argument("--no-validation", action="store_true",
+                   help="train without a validation set (no best.keras; final.keras and the "
+                        "periodic checkpoints are written as usual)")
     p.add_argument("--data-root", metavar="PATH",
                    help="the shared data folder (holding speech/, noise/, rir/) for the "
                         "recipe's data.split and validation.shared_data")
@@ -35,6 +38,8 @@ def run(args):
     try:
         recipe = load_recipe(args.config)
         recipe = apply_data_overrides(recipe, args.data, args.data_root)
+        if args.no_validation:
+            recipe["validation"] = None
         check_data_paths(recipe, args.config)
     except RecipeError as err:
         raise UsageError(str(err)) from None
@@ -46,7 +51,10 @@ def run(args):
     except (ValueError, FileNotFoundError) as err:
         raise UsageError(str(err)) from None
     last = summary["last_epoch"]
-    lines = [f"trained {summary['preset']} for {summary['steps']} steps on {summary['backend']} "
+    resumed = summary.get("resumed_from_step") or 0
+    ran = summary.get("steps_run", summary["steps"])
+    where = f" (resumed at step {resumed}, now at step {resumed + ran})" if resumed else ""
+    lines = [f"trained {summary['preset']} for {ran} steps{where} on {summary['backend']} "
              f"({summary['seconds_per_step']:.3f} s/step, {summary['seconds']:.0f} s)"]
     for key, value in last.items():
         lines.append(f"  {key:20s} {value:.4f}")

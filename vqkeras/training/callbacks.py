@@ -120,3 +120,44 @@ def fit_summary(history, timer, nan_guard, start, final_model, output_dir, **fie
     with open(os.path.join(output_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Appends one row per epoch to a CSV: `epoch` and the epoch logs.
+
+    Unlike `keras.callbacks.CSVLogger`, no `val_*` columns are invented for
+    a run without validation. A resumed run appends under the header the
+    file already has (a metric it lacks is left empty, a new one is not
+    added); lines end in `\\n`.
+
+    Args:
+        path: str. The CSV file.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.columns = None
+
+    def on_train_begin(self, logs=None):
+        import csv
+
+        self.columns = None
+        if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            with open(self.path, newline="", encoding="utf-8") as f:
+                self.columns = next(csv.reader(f), None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+
+        logs = {k: v for k, v in (logs or {}).items()}
+        new = self.columns is None
+        if new:
+            self.columns = ["epoch"] + sorted(logs)
+        row = {"epoch": epoch, **{k: float(v) for k, v in logs.items()}}
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore",
+                                    lineterminator="\n")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)

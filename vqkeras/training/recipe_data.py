@@ -12,6 +12,10 @@ elsewhere without editing the YAML:
   (the one holding `speech/`, `noise/`, `rir/`): `data.split` and
   `validation.shared_data`.
 
+`--data data.train=PATH` on its own trains on your speech alone: it
+replaces the recipe's split, and validation is held out from that speech
+(`own_data`). `vqkeras train --no-validation` trains without validation.
+
 Paths given on the command line are relative to the current folder.
 """
 import copy
@@ -83,7 +87,26 @@ def apply_data_overrides(recipe, overrides=(), data_root=None):
         if section == "validation" and not recipe.get("validation"):
             raise RecipeError(f"--data {item!r}: this recipe has no validation section")
         _set(recipe, section, key, path)
+    if train_given:
+        own_data(recipe, validation_given=any(
+            PATH_KEYS.get(item.partition("=")[0], ("",))[0] == "validation"
+            for item in overrides))
     return recipe
+
+
+def own_data(recipe, validation_given=False, holdout=0.1):
+    """Points a recipe at the user's own training speech (set by
+    `--data data.train=PATH`), in place: the folder, glob or manifest
+    replaces the recipe's shared-data split, and a quality-estimation
+    recipe's validation (which needs labelled material) becomes a set held
+    out from that speech, damaged with synthetic noise and labelled with
+    the SNR (`vqkeras.data.holdout_set`), unless validation paths were given
+    on the command line too."""
+    recipe["data"] = dict(recipe["data"])
+    recipe["data"]["split"] = None
+    if recipe.get("validation") and not validation_given:
+        recipe["validation"] = ({"holdout": holdout, "label": "snr"}
+                                if recipe.get("task", "qe") == "qe" else None)
 
 
 def _missing(path):

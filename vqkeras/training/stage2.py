@@ -6,7 +6,7 @@ import time
 import keras
 
 from vqkeras.tf_guard import set_random_seed
-from vqkeras.training.callbacks import StepTimer, StopOnNaN, atomic_save, fit_summary
+from vqkeras.training.callbacks import HistoryCSV, StepTimer, StopOnNaN, atomic_save, fit_summary
 from vqkeras.training.mixed_precision import check_policy, dtype_policy_scope
 from vqkeras.training.self_distillation import SelfDistillationTrainer
 
@@ -111,7 +111,7 @@ def train_stage2(stage1_model_path, files_or_dataset, steps, output_dir, batch_s
     timer, nan_guard = StepTimer(), StopOnNaN()
     callbacks = data_callbacks + [
         nan_guard, timer, StudentCheckpoint(output_dir, checkpoint_every),
-        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"))]
+        HistoryCSV(os.path.join(output_dir, "history.csv"))]
     callbacks += list(extra_callbacks)
     start = time.time()
     try:

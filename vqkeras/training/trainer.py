@@ -6,8 +6,8 @@ import time
 import keras
 
 from vqkeras.tf_guard import set_random_seed
-from vqkeras.training.callbacks import (PeriodicCheckpoint, StepTimer, StopOnNaN, atomic_save,
-                                        fit_summary)
+from vqkeras.training.callbacks import (HistoryCSV, PeriodicCheckpoint, StepTimer, StopOnNaN,
+                                        atomic_save, fit_summary)
 from vqkeras.training.distribution import training_distribution
 from vqkeras.training.mixed_precision import dtype_policy_scope, wrap_optimizer
 
@@ -53,21 +53,87 @@ def _train_stage2(recipe, steps, output_dir, verbose):
     return summary
 
 
-def validation_labels(validation):
+def resumed_at(backup_dir, steps_per_epoch):
+    """The step a run restarts at from `backup_dir` (the state
+    `keras.callbacks.BackupAndRestore` left), 0 for a fresh run."""
+    import json
+
+    meta = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(meta):
+        return 0
+    try:
+        with open(meta, encoding="utf-8") as f:
+            return int(json.load(f).get("epoch", 0)) * int(steps_per_epoch)
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
+def _labels_have(labels, label):
+    """Whether a labels CSV has a `label` column with at least one value."""
+    import csv
+
+    with open(labels, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if label not in row:
+                return False
+            if (row[label] or "").strip():
+                return True
+    return False
+
+
+def validation_labels(validation, label="pesq"):
     """The validation labels CSV; with `shared_data` set and no CSV yet, the
-    default noisy set (held-out speakers and noises) is built there first."""
+    default noisy set (held-out speakers and noises) is built there first.
+    A CSV without values in the `label` column (e.g. PESQ left empty because
+    the `[eval]` extra was missing when it was built) is rebuilt when
+    `shared_data` is set; otherwise the error says how to fix it."""
     labels = validation.get("labels")
     if labels and os.path.exists(labels):
-        return labels
+        if _labels_have(labels, label):
+            return labels
+        if not validation.get("shared_data"):
+            raise ValueError(f"validation labels {labels} have no {label!r} values; rebuild the "
+                             f"set (delete {os.path.dirname(labels) or '.'} and set "
+                             "validation.shared_data) or name another validation.label")
+        print(f"vqkeras train: {labels} has no {label!r} values (built without the [eval] "
+              "extra?); rebuilding the validation set", file=sys.stderr)
+        os.remove(labels)
     if validation.get("shared_data"):
         from vqkeras.data.noisy_set import build_default_noisy_set
         out_dir = os.path.dirname(labels) if labels else "runs/valset"
-        return build_default_noisy_set(validation["shared_data"], out_dir, with_dnsmos=False)
-    raise ValueError(f"validation labels {labels!r} not found")
+        built = build_default_noisy_set(validation["shared_data"], out_dir, with_dnsmos=False)
+        if not _labels_have(built, label):
+            os.remove(built)  # never leave a set that blocks the next run
+            hint = ' (install it with: pip install "vqkeras[eval]")' if label in ("pesq", "stoi") else ""
+            raise ValueError(f"the validation set has no {label!r} labels: the [eval] extra is "
+                             f"needed to compute them{hint}, or train with --no-validation")
+        return built
+    raise ValueError(f"validation labels {labels!r} not found; point --data validation.labels=CSV "
+                     "at a labels file, or train with --no-validation")
+
+
+def holdout_validation_pairs(files, seed=0):
+    """`(noisy waveform, SNR)` pairs made from held-out clean files
+    (`vqkeras.data.holdout_set.damaged_pairs`); unreadable files are
+    skipped with a line on stderr."""
+    from vqkeras.audio import AudioError, read_audio
+    from vqkeras.data.holdout_set import damaged_pairs
+
+    waves = []
+    for path in files:
+        try:
+            waves.append(read_audio(path)[0])
+        except AudioError as err:
+            print(f"vqkeras train: validation file skipped: {err}", file=sys.stderr)
+    pairs = damaged_pairs(waves, seed=seed)
+    if len(pairs) < 3:
+        raise ValueError("too few usable held-out files for validation; add files or train "
+                         "with --no-validation")
+    return pairs
 
 
 def build_model(recipe):
-    from vqkeras.models.presets import build_from_preset
+    from vqkeras.models import build_from_preset
 
     overrides = dict(recipe["model"])
     overrides.setdefault("seed", recipe["seed"])
@@ -134,6 +200,13 @@ def training_input(recipe, files, steps_per_epoch, transform=None):
 def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     set_random_seed(recipe["seed"])
     files = training_files(recipe)
+    validation = recipe.get("validation")
+    held_out = []
+    if validation and validation.get("holdout"):
+        from vqkeras.data.holdout_set import holdout_split
+        files, held_out = holdout_split(files, float(validation["holdout"]), seed=recipe["seed"])
+        print(f"vqkeras train: {len(held_out)} of {len(files) + len(held_out)} files held out "
+              f"for validation (synthetic noise, label: SNR)", file=sys.stderr)
     steps_per_epoch = min(int(recipe["steps_per_epoch"]), steps)
     # ranking pairs (data.ranking) and fine-tuning from a stage-1 model (init_from)
     transform = None
@@ -158,11 +231,14 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     epochs = max(1, -(-steps // steps_per_epoch))
     timer, nan_guard = StepTimer(), StopOnNaN()
     callbacks = data_callbacks + [nan_guard, timer]
-    validation = recipe.get("validation")
     if validation:
         from vqkeras.training.validation_callback import VQScoreValidation
-        labels = validation_labels(validation)
-        callbacks.append(VQScoreValidation(labels, label=validation.get("label", "pesq")))
+        if held_out:
+            data, label = holdout_validation_pairs(held_out, seed=recipe["seed"]), "snr"
+        else:
+            label = validation.get("label", "pesq")
+            data = validation_labels(validation, label)
+        callbacks.append(VQScoreValidation(data, label=label))
         callbacks.append(keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "best.keras"),
                                                          monitor="val_lcc", mode="max",
                                                          save_best_only=True))
@@ -171,10 +247,14 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup"),
                                          delete_checkpoint=False),
         tensorboard_callback(os.path.join(output_dir, "logs")),
-        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
+        HistoryCSV(os.path.join(output_dir, "history.csv")),
     ]
     callbacks = [c for c in callbacks if c is not None]
     callbacks += list(extra_callbacks)
+    resumed_step = resumed_at(os.path.join(output_dir, "backup"), steps_per_epoch)
+    if resumed_step:
+        print(f"vqkeras train: resuming from {os.path.join(output_dir, 'backup')} at step "
+              f"{resumed_step} of {epochs * steps_per_epoch}", file=sys.stderr)
     start = time.time()
     try:
         history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
@@ -189,6 +269,8 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
         best["best_val_lcc"] = max(float(v) for v in history.history["val_lcc"])
     summary = fit_summary(history, timer, nan_guard, start, final, output_dir,
                           preset=recipe["preset"], steps=steps, training_files=len(files),
+                          resumed_from_step=resumed_step,
+                          steps_run=max(0, epochs * steps_per_epoch - resumed_step),
                           dtype_policy=policy or "float32", **best)
     if nan_guard.message:
         print(f"vqkeras train: {nan_guard.message}", file=sys.stderr)
