@@ -68,6 +68,16 @@ def resumed_at(backup_dir, steps_per_epoch):
         return 0
 
 
+def build_validation_set(shared_data, out_dir):
+    """Builds the default noisy validation set (held-out speakers and
+    noises of a shared data folder) in `out_dir` and labels it with PESQ
+    and STOI; returns its labels CSV."""
+    from vqkeras.data.noisy_set import build_default_noisy_set
+    from vqkeras.evaluation.set_labels import label_noisy_set
+
+    return label_noisy_set(build_default_noisy_set(shared_data, out_dir))
+
+
 def _labels_have(labels, label):
     """Whether a labels CSV has a `label` column with at least one value."""
     import csv
@@ -99,9 +109,8 @@ def validation_labels(validation, label="pesq"):
               "extra?); rebuilding the validation set", file=sys.stderr)
         os.remove(labels)
     if validation.get("shared_data"):
-        from vqkeras.data.noisy_set import build_default_noisy_set
         out_dir = os.path.dirname(labels) if labels else "runs/valset"
-        built = build_default_noisy_set(validation["shared_data"], out_dir, with_dnsmos=False)
+        built = build_validation_set(validation["shared_data"], out_dir)
         if not _labels_have(built, label):
             os.remove(built)  # never leave a set that blocks the next run
             hint = ' (install it with: pip install "vqkeras[eval]")' if label in ("pesq", "stoi") else ""
@@ -208,6 +217,13 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
         print(f"vqkeras train: {len(held_out)} of {len(files) + len(held_out)} files held out "
               f"for validation (synthetic noise, label: SNR)", file=sys.stderr)
     steps_per_epoch = min(int(recipe["steps_per_epoch"]), steps)
+    # the validation set first, so a problem with it stops the run at once
+    if validation and held_out:
+        validation_data = holdout_validation_pairs(held_out, seed=recipe["seed"])
+        validation_label = "snr"
+    elif validation:
+        validation_label = validation.get("label", "pesq")
+        validation_data = validation_labels(validation, validation_label)
     # ranking pairs (data.ranking) and fine-tuning from a stage-1 model (init_from)
     transform = None
     if recipe["data"].get("ranking"):
@@ -233,12 +249,7 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
     callbacks = data_callbacks + [nan_guard, timer]
     if validation:
         from vqkeras.training.validation_callback import VQScoreValidation
-        if held_out:
-            data, label = holdout_validation_pairs(held_out, seed=recipe["seed"]), "snr"
-        else:
-            label = validation.get("label", "pesq")
-            data = validation_labels(validation, label)
-        callbacks.append(VQScoreValidation(data, label=label))
+        callbacks.append(VQScoreValidation(validation_data, label=validation_label))
         callbacks.append(keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "best.keras"),
                                                          monitor="val_lcc", mode="max",
                                                          save_best_only=True))
