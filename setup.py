@@ -24,7 +24,8 @@ EXTRAS = {
              "noisereduce>=3.0"],  # noisereduce: a baseline in bench/enhancement_quality.py
     "plot": ["matplotlib>=3.7"],
     "serving": ["tensorflow-serving-api==2.16.1"],
-    "test": ["pytest>=7"],
+    # pytest-timeout: no test can hang a CI run (see pytest.ini).
+    "test": ["pytest>=7", "pytest-timeout>=2.1"],
     # BayesianOptimization in `vqkeras tune` needs scikit-learn.
     "tune": ["scikit-learn>=1.3"],
     # `--engine beam` and vqkeras.beam: RunInference on any Beam runner.
@@ -40,7 +41,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["vqkeras", "vqkeras.*"]),
-    package_data={"vqkeras": ["weights/*.keras", "weights/*.json", "presets/*.yaml"]},
+    package_data={"vqkeras": ["weights/*.keras"]},
     include_package_data=True,
     python_requires=">=3.10,<3.13",
     install_requires=BASE,

@@ -16,7 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Config entries that change how a trained model is used, never its weights.
 OVERRIDABLE = ("resynthesis", "gain_bins", "gain_exponent", "logmmse",
-               # training-only options of a ranking-trained VQScore model (issue 10)
+               # training-only options of a ranking-trained VQScore model
                "ranking_weight", "ranking_copies", "ranking_ceiling")
 
 

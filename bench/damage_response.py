@@ -4,7 +4,7 @@
         [--utterances 30] [--out runs/damage] [--no-dnsmos]
 
 Takes `--utterances` held-out LibriSpeech utterances (the speakers of
-`vqkeras.data.noisy_set.default_split`, never trained on), each at most 6 s at
+`vqkeras.data.validation_split.default_split`, never trained on), each at most 6 s at
 -26 dBFS, and makes from every one a clean item and one item per kind:
 noise at -5, 0, 5, 10 and 20 dB (the split's recorded noises: `val` the
 validation noises, `test` the held-out test noises), reverberation (the
@@ -39,8 +39,11 @@ MAX_SECONDS = 6.0
 def build(split_name, utterances, out_dir, with_dnsmos):
     """Writes (once) the items and labels; returns the rows of labels.csv."""
     from vqkeras.audio import SAMPLE_RATE, read_audio, write_audio
-    from vqkeras.data import noisy_set as ns
-    from vqkeras.data.degradations import quantize
+    from vqkeras.data.degradations import add_at_snr, hard_clip, low_pass, quantize
+    from vqkeras.data.levels import peak_limit_gain, set_level
+    from vqkeras.data.noisy_set import PEAK_LIMIT, SPEECH_LEVEL_DBFS
+    from vqkeras.data.recorded_degradations import noise_segment, reverberate
+    from vqkeras.data.validation_split import default_split
 
     labels = os.path.join(out_dir, "labels.csv")
     if os.path.exists(labels):
@@ -48,7 +51,7 @@ def build(split_name, utterances, out_dir, with_dnsmos):
             return list(csv.DictReader(f))
     from vqkeras.evaluation.metrics import pesq_wb
 
-    split = ns.default_split(SHARED)
+    split = default_split(SHARED)
     noises = split["test_noise"] if split_name == "test" else split["val_noise"]
     rng = np.random.default_rng(11 if split_name == "test" else 10)
     speech = [split["val_speech"][i] for i in rng.permutation(len(split["val_speech"]))[:utterances]]
@@ -65,21 +68,19 @@ def build(split_name, utterances, out_dir, with_dnsmos):
         wave = read_audio(path)[0].astype(np.float64)
         start = int(rng.integers(0, max(wave.size - max_len, 0) + 1))
         clean = wave[start:start + max_len]
-        clean = clean * (10 ** (ns.SPEECH_LEVEL_DBFS / 20) / max(ns._rms(clean), 1e-12))
+        clean = set_level(clean, SPEECH_LEVEL_DBFS)
         noise = noise_audio[u % len(noise_audio)]
         rir = rirs[u % len(rirs)]
         items = {"clean": clean}
         for snr in SNRS:
-            items[f"noise_{snr}dB"] = ns.mix_at_snr(clean, ns.noise_segment(noise, clean.size, rng), snr)
-        items["reverb"] = ns.reverberate(clean, rir)
-        items["reverb_noise"] = ns.mix_at_snr(items["reverb"],
-                                              ns.noise_segment(noise, clean.size, rng),
-                                              (0, 5, 10)[u % 3])
-        items["clip"] = ns.hard_clip(clean, 0.1)
-        items["lowpass_4k"] = ns.low_pass(clean, 4000)
+            items[f"noise_{snr}dB"] = add_at_snr(clean, noise_segment(noise, clean.size, rng), snr)
+        items["reverb"] = reverberate(clean, rir)
+        items["reverb_noise"] = add_at_snr(items["reverb"], noise_segment(noise, clean.size, rng),
+                                           (0, 5, 10)[u % 3])
+        items["clip"] = hard_clip(clean, 0.1)
+        items["lowpass_4k"] = low_pass(clean, 4000)
         items["quantize_6bit"] = quantize(clean, 6)
-        peak = max(np.max(np.abs(x)) for x in items.values())
-        scale = min(1.0, ns.PEAK_LIMIT / peak)
+        scale = peak_limit_gain(items.values(), PEAK_LIMIT)
         ref_path = os.path.join(out_dir, "audio", f"{u:03d}_clean.wav")
         write_audio(ref_path, clean * scale)
         reference = read_audio(ref_path)[0]

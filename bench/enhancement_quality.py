@@ -59,7 +59,8 @@ def log(message):
 # ------------------------------------------------------------------ sets
 def build_sets(noises, items, names):
     """{set name: (labels csv, rate)}; builds what is missing."""
-    from vqkeras.data.noisy_set import build_noisy_set, default_split
+    from vqkeras.data.noisy_set import build_noisy_set
+    from vqkeras.data.validation_split import default_split
 
     out = os.path.join(ROOT, "runs", f"enhancement_{noises}")
     split = default_split(SHARED)
@@ -80,8 +81,7 @@ def build_sets(noises, items, names):
         if not os.path.exists(labels):
             plan = plans[name]
             labels = build_noisy_set(split["val_speech"], noise_files, plan.pop("rir_files"),
-                                     folder, max_seconds=MAX_SECONDS, compute_metrics=False,
-                                     quiet=True, **plan)
+                                     folder, max_seconds=MAX_SECONDS, quiet=True, **plan)
         sets[name] = (labels, NARROW_RATE if name == "narrowband" else 16000)
     return sets
 
@@ -89,7 +89,7 @@ def build_sets(noises, items, names):
 def load_set(labels, rate):
     """(items, noisy, clean) at `rate` (narrowband items are brought down to
     8 kHz, both noisy and clean)."""
-    from vqkeras.data.noisy_set import load_noisy_set
+    from vqkeras.data.noisy_set_loader import load_noisy_set
     from vqkeras.resample import resample_waveform
 
     items = load_noisy_set(labels, with_clean=True)
@@ -176,7 +176,7 @@ def evaluate(args, models):
 
     dnsmos = None
     if not args.no_dnsmos:
-        from vqkeras.data.noisy_set import default_split
+        from vqkeras.data.validation_split import default_split
         from vqkeras.evaluation.dnsmos import DNSMOS
         path = default_split(SHARED)["dnsmos_model"]
         dnsmos = DNSMOS(path, num_threads=1) if path else None

@@ -22,8 +22,10 @@ SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
 
 
 def build(split_name, out_dir, items, with_dnsmos):
-    from vqkeras.data.noisy_set import build_noisy_set, default_split
+    from vqkeras.data.noisy_set import build_noisy_set
+    from vqkeras.data.validation_split import default_split
     from vqkeras.evaluation.metrics import eval_extra_available
+    from vqkeras.evaluation.set_labels import label_noisy_set
 
     labels = os.path.join(out_dir, "labels.csv")
     if os.path.exists(labels):
@@ -31,8 +33,9 @@ def build(split_name, out_dir, items, with_dnsmos):
     split = default_split(SHARED)
     noises = split["test_noise"] if split_name == "test" else split["val_noise"]
     dnsmos = split["dnsmos_model"] if with_dnsmos and eval_extra_available("onnxruntime") else None
-    return build_noisy_set(split["val_speech"], noises, split["rir"], out_dir, num_items=items,
-                           seed=1 if split_name == "test" else 0, dnsmos_model=dnsmos)
+    built = build_noisy_set(split["val_speech"], noises, split["rir"], out_dir, num_items=items,
+                            seed=1 if split_name == "test" else 0)
+    return label_noisy_set(built, dnsmos_model=dnsmos)
 
 
 def main():
@@ -50,7 +53,7 @@ def main():
     labels_csv = build(args.split, out, args.items, not args.no_dnsmos)
 
     from vqkeras.api import load_model
-    from vqkeras.data.noisy_set import load_noisy_set
+    from vqkeras.data.noisy_set_loader import load_noisy_set
     from vqkeras.evaluation.correlation import pearson, spearman
     from vqkeras.inference import score_waveforms
 

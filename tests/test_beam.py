@@ -43,7 +43,7 @@ def qe_model(tmp_path_factory):
 
 
 def files_of(corpus):
-    from vqkeras.cli.common import expand_inputs
+    from vqkeras.input_paths import expand_inputs
 
     return expand_inputs([str(corpus)])[0]
 
@@ -246,6 +246,37 @@ def test_paths_models_and_outputs_on_another_beam_filesystem(tmp_path, corpus, q
     assert sf.info(tmp_path / "out" / "at_22k.wav").samplerate == 16000
 
 
+def test_local_and_beam_engines_name_clashing_outputs_by_one_rule(tmp_path):
+    """Inputs whose outputs would share a name keep their source extension,
+    local or remote, on either engine; a clash that remains is refused."""
+    from vqkeras.beam import plan_enhanced_paths
+    from vqkeras.output_names import OutputNameError, plan_outputs
+
+    prefix = SchemeFileSystem.install()
+    src, other, out = tmp_path / "src", tmp_path / "other", tmp_path / "out"
+    (src / "sub").mkdir(parents=True)
+    other.mkdir()
+    for path in (src / "a.flac", src / "a.ogg", src / "a.wav", src / "b.flac",
+                 src / "sub" / "a.flac", other / "b.flac"):
+        sf.write(path, synth_speech(0.1), 16000, format=path.suffix[1:].upper())
+    local, errors = plan_outputs([str(src)], str(out))
+    assert not errors
+    assert sorted(os.path.relpath(dst, out) for _, dst in local) == [
+        "a.flac.wav", "a.ogg.wav", "a.wav.wav", "b.wav", os.path.join("sub", "a.wav")]
+    assert plan_enhanced_paths([str(src)], str(out)) == (local, [])
+    strip = lambda plan: sorted((s[len(prefix):], d[len(prefix):]) for s, d in plan)  # noqa: E731
+    remote, errors = plan_enhanced_paths([prefix + str(src)], prefix + str(out))
+    assert not errors and strip(remote) == sorted(local)
+    mixed, _ = plan_enhanced_paths([str(src / "a.flac"), prefix + str(src / "a.ogg")], str(out))
+    assert sorted(os.path.basename(d) for _, d in mixed) == ["a.flac.wav", "a.ogg.wav"]
+    for plan in (lambda a, b: plan_outputs([str(a), str(b)], str(out)),
+                 lambda a, b: plan_enhanced_paths([str(a), str(b)], str(out)),
+                 lambda a, b: plan_enhanced_paths([prefix + str(a), prefix + str(b)],
+                                                  prefix + str(out))):
+        with pytest.raises(OutputNameError, match="shared by several inputs"):
+            plan(src / "b.flac", other / "b.flac")
+
+
 @tf_only
 def test_an_exported_savedmodel_scores_like_its_keras_model(tmp_path, corpus, qe_model):
     from vqkeras.beam import score_rows
@@ -298,8 +329,8 @@ def test_the_beam_launcher_imports_no_backend(tmp_path, qe_model):
     code = "\n".join([
         "import sys",
         "import vqkeras.beam, vqkeras.cli.score",
-        "from vqkeras.beam.command_line import check_model",
-        "from vqkeras.cli.main import UsageError",
+        "from vqkeras.cli.beam_engine import check_model",
+        "from vqkeras.cli.usage_error import UsageError",
         f"check_model(None, 'qe'); check_model({qe_model!r}, 'qe')",
         "for path, task in [(%r, 'qe'), (%r, 'se')]:" % (str(bad), qe_model),
         "    try:",

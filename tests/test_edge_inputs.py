@@ -1,5 +1,5 @@
-"""Silent and too-short input get no score, the same alone and in any batch
-(issue 12, points 1 and 2). Model-level: runs on every backend."""
+"""Silent and too-short input get no score, the same alone and in any batch.
+Model-level: runs on every backend."""
 import math
 import os
 

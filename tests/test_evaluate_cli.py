@@ -9,7 +9,8 @@ import pytest
 from conftest import tf_only
 from vqkeras.cli.main import main
 from vqkeras.evaluation.correlation import kendall, spearman
-from vqkeras.evaluation.report_tables import LabelRow, ScoreRow, join_on_path
+from vqkeras.evaluation.path_join import join_on_path
+from vqkeras.evaluation.score_tables import LabelRow, ScoreRow
 
 pytestmark = tf_only
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import synth_speech
 from vqkeras.data.crop_dataset import CropDataset
 from vqkeras.data.waveform_store import WaveformStore
-from vqkeras.models.presets import build_from_preset
+from vqkeras.models import build_from_preset
 from vqkeras.training.mixed_precision import dtype_policy_scope, wrap_optimizer
 
 STEPS = 20

@@ -103,6 +103,34 @@ def test_presets_have_paper_shapes():
         VQScoreModel.from_preset("enhancer-paper")
 
 
+def test_one_task_registry_names_each_tasks_class_presets_and_bundled_model():
+    """`vqkeras.tasks` is the one place that says which class, presets and
+    bundled model a task has; presets are data, built by the base class."""
+    from vqkeras.model_archive import archive_task
+    from vqkeras.models import PRESETS, VQVAEModel, model_class
+    from vqkeras.tasks import TASKS, get_task, task_of_class
+
+    assert set(TASKS) == {"qe", "se"}
+    assert {p["task"] for p in PRESETS.values()} == set(TASKS)
+    for name, task in TASKS.items():
+        cls = model_class(name)
+        assert cls.__name__ == task.model_class and cls.task == name
+        assert task_of_class(task.model_class) is task and get_task(name) is task
+        for preset in (task.paper_preset, task.tiny_preset):
+            assert PRESETS[preset]["task"] == name
+        # `from_preset` is defined once, on the base class: the preset picks the class
+        assert "from_preset" not in vars(cls)
+        model = VQVAEModel.from_preset(task.tiny_preset, seed=1)
+        assert type(model) is cls and model.seed == 1
+        assert type(cls.from_preset(task.tiny_preset)) is cls
+        if os.path.exists(task.bundled_path):
+            assert archive_task(task.bundled_path) == name
+    with pytest.raises(ValueError, match="Unknown task"):
+        model_class("asr")
+    with pytest.raises(ValueError, match="Unknown preset"):
+        VQVAEModel.from_preset("vqscore-huge")
+
+
 def test_noise_lowers_vqscore_of_a_trained_model():
     """With the bundled default model, added noise lowers the score."""
     from vqkeras.api import BUNDLED, score

@@ -1,5 +1,6 @@
 """The noisy validation set: deterministic, SNRs as requested, labels that
-order quality the right way, speaker-disjoint splits."""
+order quality the right way, speaker-disjoint splits; building it and
+labelling it are two steps."""
 import glob
 import math
 import os
@@ -9,14 +10,12 @@ import pytest
 from conftest import shared_path, synth_speech, tf_only
 
 from vqkeras.audio import read_audio
-from vqkeras.data.noisy_set import (
-    build_noisy_set,
-    default_split,
-    load_noisy_set,
-    mix_at_snr,
-    split_files,
-)
+from vqkeras.data.degradations import add_at_snr
+from vqkeras.data.noisy_set import build_noisy_set
+from vqkeras.data.noisy_set_loader import load_noisy_set
+from vqkeras.data.validation_split import default_split, split_files
 from vqkeras.evaluation.metrics import si_sdr, snr_db
+from vqkeras.evaluation.set_labels import label_noisy_set
 
 pytestmark = tf_only
 
@@ -29,8 +28,9 @@ def _inputs():
 
 def _build(out_dir, seed=0, **kwargs):
     speech, noise, rir = _inputs()
-    return build_noisy_set(speech, noise, rir, out_dir, num_items=12, seed=seed,
-                           max_seconds=3.0, quiet=True, **kwargs)
+    labels = build_noisy_set(speech, noise, rir, out_dir, num_items=12, seed=seed,
+                             max_seconds=3.0, quiet=True, **kwargs)
+    return label_noisy_set(labels, quiet=True)
 
 
 def _read_bytes(root):
@@ -44,6 +44,7 @@ def test_same_seed_gives_identical_files_and_labels(tmp_path):
     # Same seed, file lists in another order: same set.
     second = build_noisy_set(speech[::-1], noise[::-1], rir, tmp_path / "b", num_items=12,
                              seed=0, max_seconds=3.0, quiet=True)
+    label_noisy_set(second, quiet=True)
     assert _read_bytes(tmp_path / "a") == _read_bytes(tmp_path / "b")
     header = open(first).readline().strip().split(",")
     assert header[:7] == ["path", "clean_path", "snr", "condition", "noise", "pesq", "stoi"]
@@ -71,6 +72,23 @@ def test_items_cover_conditions_and_measured_snr_matches(tmp_path):
     assert checked >= 3
 
 
+def test_building_leaves_the_labels_to_the_labelling_step(tmp_path):
+    pytest.importorskip("pesq")
+    pytest.importorskip("pystoi")
+    speech, noise, rir = _inputs()
+    labels = build_noisy_set(speech, noise, rir, tmp_path / "set", num_items=4, seed=0,
+                             max_seconds=2.0, degradations=["clean", "noise"], quiet=True)
+    built = load_noisy_set(labels, load_audio=False)
+    assert all(math.isnan(item["pesq"]) and math.isnan(item["stoi"]) for item in built)
+    label_noisy_set(labels, quiet=True)
+    labelled = load_noisy_set(labels, load_audio=False)
+    assert all(math.isfinite(item["pesq"]) and math.isfinite(item["stoi"]) for item in labelled)
+    # Labelling changes no other column.
+    drop = ("pesq", "stoi")
+    assert ([{k: v for k, v in item.items() if k not in drop} for item in built]
+            == [{k: v for k, v in item.items() if k not in drop} for item in labelled])
+
+
 def test_speaker_split_is_disjoint_and_order_free():
     files = sorted(glob.glob(os.path.join(shared_path("data", "speech",
                                                       "librispeech-train-clean-100"), "*.flac")))
@@ -91,7 +109,7 @@ def test_pesq_orders_clean_above_minus_5_db():
 
     clean = read_audio(_inputs()[0][0])[0][:4 * 16000]
     noise = np.random.default_rng(0).standard_normal(clean.size)
-    noisy = mix_at_snr(clean.astype(np.float64), noise, -5.0)
+    noisy = add_at_snr(clean.astype(np.float64), noise, -5.0)
     assert abs(snr_db(clean, noisy) + 5.0) < 1e-6
     top, bottom = pesq_wb(clean, clean), pesq_wb(clean, noisy)
     assert top > 4.5 and bottom < 1.5
@@ -112,7 +130,7 @@ def test_dnsmos_prefers_clean_speech():
     dnsmos = DNSMOS(shared_path("data", "dnsmos", "sig_bak_ovr.onnx"), num_threads=1)
     clean = read_audio(_inputs()[0][0])[0][:5 * 16000]
     noise = np.random.default_rng(0).standard_normal(clean.size)
-    noisy = mix_at_snr(clean.astype(np.float64), noise, 0.0).astype(np.float32)
+    noisy = add_at_snr(clean.astype(np.float64), noise, 0.0).astype(np.float32)
     good, bad = dnsmos.score(clean), dnsmos.score(noisy)
     assert set(good) == {"sig", "bak", "ovrl"}
     assert good["ovrl"] > bad["ovrl"] + 1.0

@@ -1,5 +1,5 @@
 """The Python API is as quiet as the CLI: no TensorFlow start-up noise, no
-retracing warnings, while real warnings still show (issue 12, point 13)."""
+retracing warnings, while real warnings still show."""
 import os
 import subprocess
 import sys

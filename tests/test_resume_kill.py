@@ -1,4 +1,4 @@
-"""Fault injection (issue 12, points 6, 7 and 9): `vqkeras score` and
+"""Fault injection: `vqkeras score` and
 `vqkeras enhance` in a subprocess, killed with SIGKILL while writing, then
 resumed; and a reader that closes the pipe early."""
 import json
@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -88,13 +89,17 @@ def run_until_cut(args, cut_at, timeout=240):
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(cut_at), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + timeout
+    # A driver that hangs before the cut is killed: readline then ends.
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
     try:
         line = proc.stdout.readline()
         assert line.strip() == "CUT", (line, proc.stderr.read() if proc.poll() is not None else "")
         assert time.time() < deadline
     finally:
+        killer.cancel()
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
 
@@ -156,10 +161,15 @@ def test_score_into_a_closed_pipe_exits_quietly(tmp_path, files):
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, "1000", "score", str(files),
                              "--model", model, "--batch-size", "1"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    header = proc.stdout.readline()  # like `| head -1`
-    proc.stdout.close()
-    err = proc.stderr.read().decode()
-    proc.wait(timeout=240)
+    killer = threading.Timer(240, proc.kill)  # a hang ends the reads below
+    killer.start()
+    try:
+        header = proc.stdout.readline()  # like `| head -1`
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=240)
+    finally:
+        killer.cancel()
     assert header.startswith(b"path,vqscore")
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert proc.returncode == 141

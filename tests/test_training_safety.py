@@ -50,7 +50,7 @@ def recipe(tmp_path):
         sf.write(data / f"s{i}.wav", synth_speech(1.0, seed=i), 16000)
     path = tmp_path / "r.yaml"
     path.write_text(f"task: qe\npreset: vqscore-tiny\ndata:\n  train: {data}\n  batch_size: 2\n"
-                    f"  crop_seconds: 0.5\n  shuffle_buffer: 4\nsteps: 6\nsteps_per_epoch: 2\n"
+                    f"  crop_seconds: 0.5\nsteps: 6\nsteps_per_epoch: 2\n"
                     f"checkpoint_every: 2\noutput_dir: {tmp_path / 'run'}\n")
     return load_recipe(str(path))
 

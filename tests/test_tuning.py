@@ -130,7 +130,7 @@ def _write_search(tmp_path, **changes):
         "max_trials": 2,
         "epochs": 1,
         "steps_per_epoch": 2,
-        "data": {"train": ["train"], "batch_size": 2, "crop_seconds": 1.0, "shuffle_buffer": 8},
+        "data": {"train": ["train"], "batch_size": 2, "crop_seconds": 1.0},
         "validation": {"labels": "val/labels.csv", "label": "snr"},
         "seed": 0,
     }

@@ -4,16 +4,11 @@ import os
 import numpy as np
 
 from vqkeras.audio import SAMPLE_RATE, read_audio
+from vqkeras.model_errors import ModelError, why_not_loadable, wrong_task  # noqa: F401 - public here
+from vqkeras.tasks import ENHANCEMENT, QUALITY_ESTIMATION, TASKS, WEIGHTS_DIR, get_task
 
-WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
-BUNDLED = {
-    "qe": os.path.join(WEIGHTS_DIR, "vqscore-default.keras"),
-    "se": os.path.join(WEIGHTS_DIR, "enhancer-default.keras"),
-}
-
-
-class ModelError(Exception):
-    """A model file that cannot be used; the message says why."""
+# task -> path of its bundled default model
+BUNDLED = {name: task.bundled_path for name, task in TASKS.items()}
 
 
 def load_model(path=None, task="qe"):
@@ -36,7 +31,7 @@ def load_model(path=None, task="qe"):
     from vqkeras.models.vqvae_model import VQVAEModel
 
     if path is None:
-        path = BUNDLED[task or "qe"]
+        path = get_task(task or "qe").bundled_path
         if not os.path.exists(path):
             raise ModelError(f"no bundled default model for task {task!r} in {WEIGHTS_DIR}")
     path = os.fspath(path)
@@ -53,63 +48,12 @@ def load_model(path=None, task="qe"):
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:
-        raise ModelError(_why_not_loadable(path, err)) from None
+        raise ModelError(why_not_loadable(path, err)) from None
     if not isinstance(model, VQVAEModel):
         raise ModelError(f"{path}: holds a {type(model).__name__}, not a vqkeras model")
     if task is not None and getattr(model, "task", None) != task:
         raise wrong_task(path, model.task, task)
     return model
-
-
-def wrong_task(path, found, task):
-    """The `ModelError` for a model of task `found` given where `task` was
-    asked for."""
-    kind = {"qe": "a quality-estimation", "se": "an enhancement"}
-    return ModelError(f"{path}: is {kind.get(found, found)} model, not {kind[task]} model")
-
-
-_EXPECTED = ("expected a .keras file written by vqkeras (a zip archive holding "
-             "config.json and model.weights.h5)")
-
-
-def _first_line(text, limit=300):
-    line = (text.strip().splitlines() or [""])[0]
-    if len(line) > limit:
-        line = line[:limit].rsplit(" ", 1)[0] + " ..."
-    return line
-
-
-def _why_not_loadable(path, err):
-    """A one-line message saying what the file at `path` is and what was
-    expected, for a file Keras could not load."""
-    import zipfile
-
-    size = os.path.getsize(path)
-    if size == 0:
-        return f"{path}: is an empty file; {_EXPECTED}"
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-        if "config.json" not in names:
-            return (f"{path}: is a zip archive without config.json, not a Keras model; "
-                    f"{_EXPECTED}")
-        return (f"{path}: is a .keras archive that does not load as a vqkeras model "
-                f"({_first_line(str(err)) or type(err).__name__})")
-    with open(path, "rb") as f:
-        head = f.read(512)
-    kinds = [(b"\x89HDF", "an HDF5 file (a legacy .h5 model?)"),
-             (b"RIFF", "an audio file (WAV)"), (b"fLaC", "an audio file (FLAC)"),
-             (b"OggS", "an audio file (Ogg)"), (b"ID3", "an audio file (MP3)"),
-             (b"\x80", "a Python pickle (a PyTorch checkpoint? convert it with "
-                       "`vqkeras convert CHECKPOINT.pkl --task qe|se -o MODEL.keras`)")]
-    what = next((name for magic, name in kinds if head.startswith(magic)), None)
-    if what is None:
-        try:
-            head.decode("utf-8")
-            what = "a text file" if b"\0" not in head else "a binary file"
-        except UnicodeDecodeError:
-            what = "a binary file"
-    return f"{path}: is {what} ({size} bytes), not a model; {_EXPECTED}"
 
 
 # Models that `score` and `enhance` loaded from a path (or the bundled
@@ -202,7 +146,8 @@ def score(inputs, model=None, variant="cos_z", batch_size=16, return_errors=Fals
             default model (a model loaded from a path is reused by later
             calls while the file is unchanged).
         variant: `"cos_z"` (default), `"cos_x"`, `"l2_z"` or `"l2_x"`.
-        batch_size: items per padded batch.
+        batch_size: items per padded batch (inputs of similar length are
+            batched together).
         return_errors: bool. Also return why each NaN input got no score;
             a file that cannot be read then gets NaN and its reason instead
             of raising `AudioError`. Defaults to False.
@@ -216,43 +161,65 @@ def score(inputs, model=None, variant="cos_z", batch_size=16, return_errors=Fals
 
     import_keras_quietly()
     from vqkeras.inference import score_waveforms
-    from vqkeras.signal_check import signal_problem
+    from vqkeras.signal_check import where_scorable
 
-    model = _model_for(model, "qe")
+    model = _model_for(model, QUALITY_ESTIMATION.name)
     errors = [] if return_errors else None
     waves = _as_waveforms(inputs, allow_empty=True, errors=errors)
     errors = errors if return_errors else [""] * len(waves)
-    frame_length = getattr(model, "fft_length", 512)
-    for i, w in enumerate(waves):
-        if w is not None and not errors[i]:
-            errors[i] = signal_problem(w, frame_length) or ""
+
+    def run(kept):
+        order = sorted(range(len(kept)), key=lambda k: len(kept[k]))
+        out = [None] * len(kept)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            for k, value in zip(idx, score_waveforms(model, [kept[k] for k in idx], variant)):
+                out[k] = value
+        return out
+
+    readable = [i for i, w in enumerate(waves) if w is not None and not errors[i]]
     scores = [float("nan")] * len(waves)
-    ok = [i for i, e in enumerate(errors) if not e]
-    for start in range(0, len(ok), batch_size):
-        idx = ok[start:start + batch_size]
-        for i, value in zip(idx, score_waveforms(model, [waves[i] for i in idx], variant)):
+    judged = where_scorable(model, [waves[i] for i in readable], run)
+    for i, (value, problem) in zip(readable, judged):
+        if problem:
+            errors[i] = problem
+        else:
             scores[i] = value
     return (scores, errors) if return_errors else scores
 
 
-def enhance(inputs, model=None, batch_size=4, resynthesis=None):
-    """Enhanced versions of waveforms or audio files (16 kHz float32 arrays,
-    same lengths as the inputs). `resynthesis` (`"decoded"`, `"gain"` or
-    `"logmmse_prior"`, see `VQEnhancerModel`) overrides the model's own
-    setting."""
+def enhance(inputs, model=None, batch_size=4, resynthesis=None, chunk_threshold_s=None):
+    """Enhanced versions of waveforms or audio files: 16 kHz float32 arrays,
+    each as long as its input.
+
+    The samples equal `vqkeras enhance`'s output files (both run
+    `vqkeras.enhancing.enhance_many`): inputs of similar length share
+    padded batches, inputs longer than `chunk_threshold_s` are enhanced in
+    overlapping windows (memory stays bounded on long recordings), and a
+    file recorded below 16 kHz keeps nothing above its Nyquist frequency.
+
+    Args:
+        inputs: a path, a waveform (1-D, 16 kHz), or a list of either.
+        model: a loaded `VQEnhancerModel`, a path to one, or None for the
+            bundled default model.
+        batch_size: items (or windows) per padded batch. Defaults to 4.
+        resynthesis: `"decoded"`, `"gain"` or `"logmmse_prior"` (see
+            `VQEnhancerModel`) to override the model's own setting.
+            Defaults to None.
+        chunk_threshold_s: inputs longer than this many seconds are
+            enhanced in windows (0: never); None takes the CLI's default
+            (`vqkeras.enhancing.CHUNK_THRESHOLD_S`, 20 s). Defaults to None.
+
+    Returns:
+        A list of float32 arrays, one per input.
+    """
     from vqkeras.startup_noise import import_keras_quietly
 
     import_keras_quietly()
-    from vqkeras.inference import enhance_waveforms
+    from vqkeras.enhancing import enhance_many
 
-    from vqkeras.enhancing import limit_to_input_band
-
-    model = _with_resynthesis(_model_for(model, "se"), resynthesis)
+    model = _with_resynthesis(_model_for(model, ENHANCEMENT.name), resynthesis)
     rates = []
     waves = _as_waveforms(inputs, rates=rates)
-    out = []
-    for start in range(0, len(waves), batch_size):
-        out.extend(enhance_waveforms(model, waves[start:start + batch_size]))
-    # a file recorded below 16 kHz gets nothing above its Nyquist frequency,
-    # as in `vqkeras enhance`
-    return [limit_to_input_band(e, r) for e, r in zip(out, rates)]
+    return enhance_many(model, waves, batch_size=batch_size,
+                        chunk_threshold_s=chunk_threshold_s, input_rates=rates)

@@ -104,7 +104,7 @@ def load_checkpoint(path, task=None, quiet=True):
 
     from vqkeras.convert import (CheckpointError, config_from_state, detect_task,
                                  load_state_into, read_state_dict)
-    from vqkeras.models.presets import model_class
+    from vqkeras.models import model_class
 
     path = os.fspath(path)
     if not os.path.isfile(path):

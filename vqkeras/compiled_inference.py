@@ -4,7 +4,7 @@ Scoring runs only the STFT, the encoder and the quantizer (the decoder does
 not affect VQScore); enhancement runs the whole model and the
 resynthesis. TensorFlow gets one `tf.function` with a dynamic
 [batch, samples] signature (no retracing across lengths); JAX gets `jit`
-per padded shape (callers bucket shapes, see `inference.PAD_QUANTUM`);
+per padded shape (callers bucket shapes, see `padded_batch.PAD_QUANTUM`);
 torch runs eagerly under `no_grad`.
 """
 import keras
@@ -53,7 +53,7 @@ def quantize_graph(model, z, mask):
 
 def enhance_graph(model, waveform, length):
     outputs = model({"waveform": waveform, "length": length}, training=False)
-    # issue 11: gain modes ("logmmse_prior") scale the input's own STFT.
+    # gain modes ("logmmse_prior") scale the input's own STFT.
     if getattr(model, "scales_input", False):
         synth = SpectralResynthesis(model.fft_length, model.hop_length, window="hamming",
                                     scale_input=True)

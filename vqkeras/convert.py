@@ -127,7 +127,7 @@ def convert_checkpoint(path, task):
             `['model']['VQVAE']`).
         task: `"qe"` or `"se"`.
     """
-    from vqkeras.models.presets import model_class
+    from vqkeras.models import model_class
 
     state = read_state_dict(path)
     try:

@@ -2,29 +2,18 @@
 import numpy as np
 from keras import ops
 
+from vqkeras.padded_batch import pad_batch
 
-# Batches are padded to a multiple of this many samples so compiled
-# functions are reused across files; masking keeps results exact.
-PAD_QUANTUM = 4096
 # Batches above this many samples (5 minutes) run the code search in chunks
 # of QUANTIZE_CHUNK_FRAMES frames.
 LONG_INPUT_SAMPLES = 16000 * 300
 QUANTIZE_CHUNK_FRAMES = 8192
 
 
-def _batch(waveforms, quantum=PAD_QUANTUM):
-    lengths = np.array([len(w) for w in waveforms], dtype=np.int32)
-    width = int(-(-max(lengths.max(), 1) // quantum) * quantum)
-    batch = np.zeros((len(waveforms), width), dtype=np.float32)
-    for i, w in enumerate(waveforms):
-        batch[i, :len(w)] = w
-    return batch, lengths
-
-
 def run_model(model, waveforms, keys=("vqscore",)):
     """Runs `model` on one padded batch of 1-D float32 waveforms and returns,
     per item, a dict of numpy outputs trimmed to the item's own frames."""
-    batch, lengths = _batch(waveforms)
+    batch, lengths = pad_batch(waveforms)
     outputs = model.predict_on_batch({"waveform": batch, "length": lengths})
     results = []
     for i, n in enumerate(lengths):
@@ -67,7 +56,7 @@ def score_frames(model, waveforms):
     encoder-only path: a VQScore per waveform and its per-frame cosines."""
     from vqkeras.compiled_inference import compiled
 
-    batch, lengths = _batch(waveforms)
+    batch, lengths = pad_batch(waveforms)
     counts = 1 + lengths // model.hop_length
     if batch.size <= LONG_INPUT_SAMPLES:
         score, frames = compiled(model, "score")(batch, lengths)
@@ -101,6 +90,6 @@ def enhance_waveforms(model, waveforms):
     expm1 for log1p models) with the input's phase, same length as input."""
     from vqkeras.compiled_inference import compiled
 
-    batch, lengths = _batch(waveforms)
+    batch, lengths = pad_batch(waveforms)
     enhanced = ops.convert_to_numpy(compiled(model, "enhance")(batch, lengths))
     return [enhanced[i, :n] for i, n in enumerate(lengths)]

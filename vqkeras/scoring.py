@@ -4,6 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from vqkeras.audio import SAMPLE_RATE, AudioError, read_audio
+from vqkeras.score_rows import error_row, read_row
+from vqkeras.signal_check import where_scorable
 
 # Files longer than this are scored alone; shorter ones share batches whose
 # padded size stays under MAX_BATCH_SAMPLES.
@@ -49,12 +51,6 @@ def load_item(path):
         return path, None, None, str(err)
     except Exception as err:  # never stop a corpus run for one file
         return path, None, None, f"{path}: {type(err).__name__}: {err}"
-
-
-def error_row(path, error):
-    """The result row of a file that could not be read."""
-    return {"path": path, "vqscore": None, "duration_s": None,
-            "sample_rate": None, "error": error}
 
 
 def length_batches(loaded, batch_size):
@@ -113,12 +109,6 @@ def score_files(model, paths, batch_size=16, segment_seconds=None, frames=False,
             upcoming += 1
 
 
-def _row(path, wave, rate, score, error):
-    """The result row of a file that was read (score None with an error)."""
-    return {"path": path, "vqscore": score, "sample_rate": rate,
-            "duration_s": round(len(wave) / SAMPLE_RATE, 3), "error": error}
-
-
 def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
     """Result rows of one padded batch of `load_item` results.
 
@@ -131,35 +121,35 @@ def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
             `score_frames` (another engine may pass its own model runner).
 
     Items that are too short or carry no speech signal
-    (`vqkeras.signal_check.signal_problem`) get an error row and never reach
-    the scorer.
+    (`vqkeras.signal_check.where_scorable`) get an error row and never
+    reach the scorer.
     """
-    from vqkeras.signal_check import signal_problem
-
     if scorer is None:
         # imported here: reading, batching and rows need no Keras, so the Beam
         # engine's launcher never imports a backend
         from vqkeras.inference import score_frames as scorer
-    frame_length = getattr(model, "fft_length", 512)
-    problems = [signal_problem(x[1], frame_length) for x in batch]
-    if any(problems):
-        # Decided in numpy before the model: the same alone and in any batch.
-        kept = [x for x, p in zip(batch, problems) if not p]
-        rows = iter(score_batch(model, kept, segment_seconds, frames, scorer) if kept else [])
-        return [_row(path, wave, rate, None, f"{path}: {p}") if p else next(rows)
-                for (path, wave, rate, _), p in zip(batch, problems)]
-    try:
-        scores, per_frame = scorer(model, [x[1] for x in batch])
-    except Exception as err:  # e.g. out of memory on one huge file
-        return [_row(path, wave, rate, None,
-                     f"{path}: scoring failed ({type(err).__name__}: {err})")
-                for path, wave, rate, _ in batch]
+
+    def run(waves):
+        try:
+            return list(zip(*scorer(model, waves)))
+        except Exception as err:  # e.g. out of memory on one huge file
+            return [err] * len(waves)
+
+    # The rule is decided in numpy before the model: the same alone and in any batch.
+    judged = where_scorable(model, [x[1] for x in batch], run)
     rows = []
-    for (path, wave, rate, _), score, fs in zip(batch, scores, per_frame):
-        result = _row(path, wave, rate, score, "")
-        if segment_seconds:
-            result["segments"] = segment_means(fs, model.hop_length, segment_seconds)
-        if frames:
-            result["frame_scores"] = [round(float(v), 6) for v in fs]
-        rows.append(result)
+    for (path, wave, rate, _), (result, problem) in zip(batch, judged):
+        if problem:
+            rows.append(read_row(path, wave, rate, None, f"{path}: {problem}"))
+        elif isinstance(result, Exception):
+            rows.append(read_row(path, wave, rate, None, f"{path}: scoring failed "
+                                                         f"({type(result).__name__}: {result})"))
+        else:
+            score, fs = result
+            row = read_row(path, wave, rate, score)
+            if segment_seconds:
+                row["segments"] = segment_means(fs, model.hop_length, segment_seconds)
+            if frames:
+                row["frame_scores"] = [round(float(v), 6) for v in fs]
+            rows.append(row)
     return rows

@@ -14,7 +14,8 @@ Two kinds of input get no score, only a reason:
   changes with batch padding and backend.
 
 The rule looks only at the waveform itself, so it is identical for a file
-alone, in any batch and on every backend.
+alone, in any batch and on every backend. Every scoring path (`vqkeras.score`,
+`vqkeras score` on either engine) applies it through `where_scorable`.
 """
 import numpy as np
 
@@ -57,3 +58,25 @@ def signal_problem(waveform, frame_length=512):
         return (f"{NO_SIGNAL} (loudest frame at {level:.1f} dBFS, below the "
                 f"{MIN_LEVEL_DBFS:.0f} dBFS floor)")
     return None
+
+
+def frame_length_of(model):
+    """The analysis frame the rule uses for `model` (its `fft_length`)."""
+    return int(getattr(model, "fft_length", 512))
+
+
+def where_scorable(model, waveforms, run):
+    """Applies the rule to a list of waveforms: `run(kept)` is called once
+    on the waveforms that can be scored (skipped when there are none) and
+    returns one result per waveform given to it.
+
+    Returns:
+        One (result, problem) per waveform, in order: (run's result, None)
+        for a waveform that was run, (None, `signal_problem` message) for
+        one that was not.
+    """
+    frame_length = frame_length_of(model)
+    problems = [signal_problem(w, frame_length) for w in waveforms]
+    kept = [w for w, p in zip(waveforms, problems) if not p]
+    results = iter(run(kept) if kept else ())
+    return [(None, p) if p else (next(results), None) for p in problems]

@@ -2,19 +2,25 @@
 
 The same rows as `vqkeras score`, and the same enhanced files as
 `vqkeras enhance`, on any Beam runner: the local DirectRunner, Flink, Spark
-or Dataflow. Audio is read with the CLI's own reader, batched by length as
-the CLI batches it, and run through `RunInference` with a model handler that
-loads one model per worker (a vqkeras `.keras` file on any Keras backend, or
-an exported SavedModel through plain TensorFlow). A file that cannot be used
-becomes an error row; it never fails the pipeline.
+or Dataflow. Audio is read with the local engine's reader, batched by length
+as the local engine batches it, scored and enhanced by the same functions
+(`vqkeras.scoring`, `vqkeras.enhancing`) inside `RunInference`, with a model
+handler that loads one model per worker (a vqkeras `.keras` file on any
+Keras backend, or an exported SavedModel through plain TensorFlow). A file
+that cannot be used becomes an error row; it never fails the pipeline.
 
 Building blocks (each in its own module):
 - `ScoreAudio`: PCollection of audio paths -> PCollection of result rows.
 - `EnhanceAudio`: PCollection of (input, output) paths -> PCollection of
-  (input, output, error) after writing each enhanced file.
+  `vqkeras.enhanced_output.result` dicts after writing each enhanced file.
 - `VQKerasModelHandler`: the `RunInference` model handler.
-- `score_rows`, `enhance_files`: whole pipelines as the CLI runs them
-  (`--engine beam`), returning results in input order.
+- `score_rows`, `enhance_files`: whole pipelines as `vqkeras score|enhance
+  --engine beam` runs them (`vqkeras.cli.beam_engine`), returning results
+  in input order.
+
+Nothing here imports the CLI: what both engines share (expanding inputs,
+output names, the output file rules, the score row, the enhancement loop)
+lives in modules below both.
 
 Importing this package imports apache_beam; nothing else in vqkeras does.
 """

@@ -1,4 +1,4 @@
-"""Reading audio files in a Beam pipeline, with the CLI's own reader."""
+"""Reading audio files in a Beam pipeline, with the local engine's reader."""
 import apache_beam as beam
 
 from vqkeras.beam.paths import is_remote

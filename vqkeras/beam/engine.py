@@ -24,6 +24,7 @@ from vqkeras.beam.rows import (WriteRowFiles, csv_line, delete_matching, read_js
                                to_json_line)
 from vqkeras.beam.score_transform import ScoreAudio
 from vqkeras.beam.worker_threads import threads_per_worker
+from vqkeras.enhanced_output import result
 
 
 _FAILED_NAME = "failed_files"
@@ -138,13 +139,14 @@ def enhance_files(plan, model_path=None, resynthesis=None, batch_size=4, chunk_t
                   subtype="FLOAT", resume=False, runner=None, beam_args=(), staging=None):
     """Enhances each (input, output) pair of `plan` on a Beam runner.
 
-    Outputs are written by the workers (any Beam filesystem) with the CLI's
-    rules (see `EnhanceAudio`); existing ones are overwritten unless
-    `resume` keeps the complete ones.
+    Outputs are written by the workers (any Beam filesystem) by the rules
+    of `vqkeras.enhanced_output` (see `EnhanceAudio`); existing ones are
+    overwritten unless `resume` keeps the complete ones.
 
     Returns:
-        One result dict per pair in plan order: `path`, `output`, `error`
-        (empty for a written or kept file), `kept`, `notes`.
+        One `vqkeras.enhanced_output.result` dict per pair in plan order:
+        `path`, `output`, `error` (empty for a written or kept file),
+        `kept`, `notes`, `duration_s`.
     """
     plan = [tuple(pair) for pair in plan]
     if not plan:
@@ -159,6 +161,5 @@ def enhance_files(plan, model_path=None, resynthesis=None, batch_size=4, chunk_t
                                              worker_threads=threads_per_worker(options))
                  | "Stage" >> beam.ParDo(WriteRowFiles(stage.prefix)))
         results = {r["path"]: r for r in read_json_lines(stage.prefix + "*.jsonl")}
-    return [results.get(src, {"path": src, "output": dst, "kept": False, "notes": [],
-                              "error": f"{src}: no result from the pipeline"})
+    return [results.get(src, result(src, dst, f"{src}: no result from the pipeline"))
             for src, dst in plan]

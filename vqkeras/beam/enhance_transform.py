@@ -2,10 +2,13 @@
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
+from vqkeras.audio import SAMPLE_RATE
 from vqkeras.beam.audio_reader import FAILED, ReadAudioFile
-from vqkeras.beam.enhanced_writer import WriteEnhanced, output_complete, result
+from vqkeras.beam.enhanced_writer import WriteEnhanced, output_complete
 from vqkeras.beam.length_batcher import BatchByLength
 from vqkeras.beam.model_handler import VQKerasModelHandler
+from vqkeras.enhanced_output import result
+from vqkeras.tasks import ENHANCEMENT
 
 
 def _one_group(items):
@@ -28,7 +31,8 @@ class SkipComplete(beam.DoFn):
     def process(self, item):
         (src, dst), wave = item[0], item[1]
         if output_complete(dst, len(wave)):
-            yield beam.pvalue.TaggedOutput(KEPT, result(src, dst, kept=True))
+            yield beam.pvalue.TaggedOutput(KEPT, result(src, dst, kept=True,
+                                                        duration_s=len(wave) / SAMPLE_RATE))
         else:
             yield item
 
@@ -36,14 +40,15 @@ class SkipComplete(beam.DoFn):
 class EnhanceAudio(beam.PTransform):
     """Enhances a PCollection of (input path, output path) pairs.
 
-    Inputs are read by the CLI's reader and enhanced by
+    Inputs are read by the local engine's reader and enhanced by
     `vqkeras.enhancing.enhance_many` (padded batches of similar length,
-    long files in overlapping windows) inside `RunInference`; outputs are
-    written as 16 kHz wavs with the CLI's writer, to local paths or to any
-    Beam filesystem. Emits one result dict per pair (`path`, `output`,
-    `error`, empty on success, `kept`, `notes`); an unreadable input gives
-    its error and writes nothing. Existing outputs are overwritten unless
-    `resume` keeps the complete ones.
+    long files in overlapping windows, the input's band) inside
+    `RunInference`; outputs are written as 16 kHz wavs by the rules of
+    `vqkeras.enhanced_output`, to local paths or to any Beam filesystem.
+    Emits one `vqkeras.enhanced_output.result` dict per pair (`path`,
+    `output`, `error`, empty on success, `kept`, `notes`, `duration_s`); an
+    unreadable input gives its error and writes nothing. Existing outputs
+    are overwritten unless `resume` keeps the complete ones.
 
     Args:
         model_path: `.keras` file or exported SavedModel folder, local or on
@@ -86,7 +91,7 @@ class EnhanceAudio(beam.PTransform):
         if self.resume:
             split = todo | "SkipComplete" >> beam.ParDo(SkipComplete()).with_outputs(KEPT, main="todo")
             todo, done = split.todo, [split[KEPT]]
-        handler = VQKerasModelHandler(self.model_path, "se", resynthesis=self.resynthesis,
+        handler = VQKerasModelHandler(self.model_path, ENHANCEMENT.name, resynthesis=self.resynthesis,
                                       batch_size=self.batch_size,
                                       chunk_threshold_s=self.chunk_threshold_s,
                                       worker_threads=self.worker_threads)

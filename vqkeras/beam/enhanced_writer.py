@@ -1,69 +1,56 @@
-"""Writing enhanced audio to any Beam filesystem, with the CLI's rules."""
+"""Writing enhanced audio to any Beam filesystem, by the output rules of
+`vqkeras.enhanced_output` (the local engine's)."""
 import os
 import shutil
 import tempfile
 
 import apache_beam as beam
 
+from vqkeras.audio import SAMPLE_RATE
 from vqkeras.beam.paths import is_remote
 from vqkeras.beam.staged_file import local_copy, upload
+from vqkeras.enhanced_output import FLOAT, is_complete, result, write_output
 
 
-def write_enhanced(dst, waveform, subtype="FLOAT"):
-    """Writes a 16 kHz wav with the CLI's own writer (`write_audio`, through
-    a temporary name): straight to a local `dst`, or to a local temporary
-    file uploaded to a remote one."""
-    from vqkeras.audio import write_audio
-
+def write_enhanced(dst, waveform, subtype=FLOAT, note=None):
+    """Writes a 16 kHz wav by `vqkeras.enhanced_output.write_output`
+    (through a temporary name, scaled with a note for PCM16 when it would
+    clip): straight to a local `dst`, or to a local temporary file uploaded
+    to a remote one."""
     if not is_remote(dst):
-        write_audio(dst, waveform, subtype=subtype)
+        write_output(dst, waveform, subtype, note)
         return
     folder = tempfile.mkdtemp(prefix="vqkeras-beam-")
     try:
         local = os.path.join(folder, "enhanced.wav")
-        write_audio(local, waveform, subtype=subtype)
+        write_output(local, waveform, subtype, lambda line: note(line.replace(local, dst))
+                     if note else None)
         upload(local, dst)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def output_complete(dst, samples):
-    """`vqkeras enhance --resume`'s test for a finished output (16 kHz and
-    as long as the input), for a path on any Beam filesystem."""
+    """`vqkeras.enhanced_output.is_complete` (16 kHz and as long as the
+    input) for a path on any Beam filesystem."""
     from apache_beam.io.filesystems import FileSystems
 
-    from vqkeras.cli.enhance import _complete_output
-
     if not is_remote(dst):
-        return _complete_output(dst, samples)
+        return is_complete(dst, samples)
     if not FileSystems.exists(dst):
         return False
     with local_copy(dst) as local:
-        return _complete_output(local, samples)
-
-
-class _Notes:
-    """Collects the notes the CLI's PCM16 rule would print."""
-
-    def __init__(self):
-        self.lines = []
-
-    def note(self, line):
-        self.lines.append(line)
-
-
-def result(src, dst, error="", kept=False, notes=()):
-    """One enhancement result: input, output, error ("" on success), whether
-    a complete earlier output was kept, and notes (e.g. PCM16 scaling)."""
-    return {"path": src, "output": dst, "error": error, "kept": kept, "notes": list(notes)}
+        return is_complete(local, samples)
 
 
 class WriteEnhanced(beam.DoFn):
-    """Writes each enhanced waveform and emits a `result` dict.
+    """Writes each enhanced waveform and emits a
+    `vqkeras.enhanced_output.result` dict.
 
     Elements are `PredictionResult`s of `VQKerasModelHandler` (task "se"),
-    keyed by (input, output); an error message from enhancement, or a
-    failed write, becomes the result's error and nothing is written.
+    keyed by (input, output); an error message from
+    enhancement, or a failed write, becomes the result's error and nothing
+    is written.
 
     Args:
         subtype: `"FLOAT"` (32-bit float, lossless; the CLI's default) or
@@ -72,23 +59,19 @@ class WriteEnhanced(beam.DoFn):
             Defaults to `"FLOAT"`.
     """
 
-    def __init__(self, subtype="FLOAT"):
+    def __init__(self, subtype=FLOAT):
         self.subtype = subtype
 
     def process(self, prediction):
-        from vqkeras.cli.enhance import _pcm16_ready
-
         src, dst = prediction.example[0], prediction.example[1]
         wave = prediction.inference
         if isinstance(wave, str):
             yield result(src, dst, wave)
             return
-        notes = _Notes()
+        notes = []
         try:
-            if self.subtype.startswith("PCM"):
-                wave = _pcm16_ready(wave, dst, notes)
-            write_enhanced(dst, wave, self.subtype)
+            write_enhanced(dst, wave, self.subtype, notes.append)
         except Exception as err:
             yield result(src, dst, f"{dst}: cannot write ({type(err).__name__}: {err})")
             return
-        yield result(src, dst, notes=notes.lines)
+        yield result(src, dst, notes=notes, duration_s=len(wave) / SAMPLE_RATE)

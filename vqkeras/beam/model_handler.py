@@ -5,6 +5,7 @@ from vqkeras.beam.saved_model_runner import SavedModelRunner, is_saved_model
 from vqkeras.beam.staged_file import stage_model_file
 from vqkeras.beam.worker_threads import limit_backend_threads
 from vqkeras.quick_exit import skip_final_collection
+from vqkeras.tasks import ENHANCEMENT, get_task
 
 
 class VQKerasModelHandler(ModelHandler):
@@ -36,8 +37,8 @@ class VQKerasModelHandler(ModelHandler):
             `.keras` model's own setting. Defaults to None.
         batch_size: enhancement: items per padded batch. Defaults to 4.
         chunk_threshold_s: enhancement: files longer than this are enhanced
-            in overlapping windows (`.keras` models; 0 = never). Defaults to
-            None, the CLI's threshold.
+            in overlapping windows (0 = never). Defaults to None, the CLI's
+            threshold.
         worker_threads: threads the backend may use in each worker process
             (`vqkeras.beam.worker_threads`); None leaves the backend's own
             choice. Defaults to None.
@@ -47,10 +48,8 @@ class VQKerasModelHandler(ModelHandler):
                  resynthesis=None, batch_size=4, chunk_threshold_s=None, worker_threads=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if task not in ("qe", "se"):
-            raise ValueError(f"task must be 'qe' or 'se', got {task!r}")
+        self.task = get_task(task).name
         self.model_path = None if model_path is None else str(model_path)
-        self.task = task
         self.segment_seconds = segment_seconds
         self.frames = frames
         self.resynthesis = resynthesis
@@ -72,16 +71,16 @@ class VQKerasModelHandler(ModelHandler):
                 raise ValueError(f"{path}: a SavedModel's resynthesis is fixed at export")
             return runner
         model = load_model(None if path is None else stage_model_file(path), task=self.task)
-        if self.task == "se" and self.resynthesis is not None:
+        if self.task == ENHANCEMENT.name and self.resynthesis is not None:
             model = model.with_resynthesis(self.resynthesis)
         return model
 
     def run_inference(self, batch, model, inference_args=None):
         batch = list(batch)
-        if self.task == "qe":
-            outputs = self._score(batch, model)
-        else:
+        if self.task == ENHANCEMENT.name:
             outputs = self._enhance(batch, model)
+        else:
+            outputs = self._score(batch, model)
         return [PredictionResult(item[0], out) for item, out in zip(batch, outputs)]
 
     def _score(self, batch, model):
@@ -91,19 +90,15 @@ class VQKerasModelHandler(ModelHandler):
         return score_batch(model, batch, self.segment_seconds, self.frames, scorer=scorer)
 
     def _enhance(self, batch, model):
-        from vqkeras.enhancing import CHUNK_THRESHOLD_S, enhance_many, limit_to_input_band
+        from vqkeras.enhancing import enhance_many
 
         waves = [item[1] for item in batch]
         rates = [item[2] for item in batch]  # sub-16 kHz inputs keep their own band
+        runner = model.enhance if isinstance(model, SavedModelRunner) else None
         try:
-            if isinstance(model, SavedModelRunner):
-                out = []
-                for start in range(0, len(waves), self.batch_size):
-                    out.extend(model.enhance(waves[start:start + self.batch_size]))
-                return [limit_to_input_band(e, r) for e, r in zip(out, rates)]
-            threshold = CHUNK_THRESHOLD_S if self.chunk_threshold_s is None else self.chunk_threshold_s
             return enhance_many(model, waves, batch_size=self.batch_size,
-                                chunk_threshold_s=threshold, input_rates=rates)
+                                chunk_threshold_s=self.chunk_threshold_s, input_rates=rates,
+                                enhance_batch=runner)
         except Exception as err:
             return [f"{item[0][0]}: enhancement failed ({type(err).__name__}: {err})" for item in batch]
 

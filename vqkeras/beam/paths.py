@@ -1,10 +1,11 @@
 """Audio paths on any Beam filesystem: expanding arguments and naming outputs.
 
-Local arguments go through the CLI's own expansion (`expand_inputs`) and
-naming (`plan_outputs`), so both engines see the same files in the same
-order. Arguments with a scheme (`gs://`, `s3://`, `hdfs://`, ...) are
-expanded with `apache_beam.io.filesystems`: a glob, a folder (searched
-recursively) or a `.csv` manifest with a `path` column.
+Local arguments are expanded by `vqkeras.input_paths`, as the local engine
+expands them, so both engines see the same files in the same order.
+Arguments with a scheme (`gs://`, `s3://`, `hdfs://`, ...) are expanded with
+`apache_beam.io.filesystems`: a glob, a folder (searched recursively) or a
+`.csv` manifest with a `path` column. Outputs, local or remote, are named
+by the one rule of `vqkeras.output_names`.
 """
 import csv
 import glob
@@ -15,7 +16,9 @@ import re
 
 from apache_beam.io.filesystems import FileSystems
 
-from vqkeras.data.file_lists import AUDIO_EXTENSIONS
+from vqkeras.input_paths import expand_arguments, expand_inputs, is_audio_name
+from vqkeras.output_names import (local_output, name_outputs, refuse_overwriting_inputs,
+                                  relative_items)
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -23,10 +26,6 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 def is_remote(path):
     """True for a path with a scheme (`gs://...`), read through Beam's filesystems."""
     return bool(_SCHEME.match(str(path)))
-
-
-def _is_audio(path):
-    return path.lower().endswith(AUDIO_EXTENSIONS)
 
 
 def _match(pattern):
@@ -48,10 +47,10 @@ def _expand_remote(source):
     if source.lower().endswith(".csv") and FileSystems.exists(source):
         return _remote_manifest(source)
     if glob.has_magic(source):
-        return [p for p in _match(source) if _is_audio(p)]
-    if _is_audio(source) and FileSystems.exists(source):
+        return [p for p in _match(source) if is_audio_name(p)]
+    if is_audio_name(source) and FileSystems.exists(source):
         return [source]
-    return [p for p in _match(source.rstrip("/") + "/**") if _is_audio(p)]
+    return [p for p in _match(source.rstrip("/") + "/**") if is_audio_name(p)]
 
 
 def expand_paths(sources):
@@ -65,8 +64,6 @@ def expand_paths(sources):
         The audio files (duplicates dropped, order stable) and one
         (argument, message) per argument that matched nothing.
     """
-    from vqkeras.cli.common import expand_inputs
-
     if isinstance(sources, str):
         sources = [sources]
     files, errors, seen = [], [], set()
@@ -94,43 +91,43 @@ def _remote_root(arg):
     prefix = arg
     while glob.has_magic(prefix):
         prefix = posixpath.dirname(prefix)
-    if prefix == arg and _is_audio(arg):
+    if prefix == arg and is_audio_name(arg):
         prefix = posixpath.dirname(arg)
     return prefix.rstrip("/")
 
 
 def plan_enhanced_paths(paths, out_prefix):
-    """([(input, output)], [(argument, error)]) with the CLI's naming rules:
-    the same relative names under `out_prefix` (local or any Beam
-    filesystem), as `.wav`.
+    """([(input, output)], [(argument, error)]) for PATH arguments, local
+    or on any Beam filesystem, and an output folder `out_prefix` (local or
+    remote), by the one naming rule of `vqkeras.output_names`: the same
+    relative names as `.wav`, a clash resolved by keeping the source
+    extension, as `vqkeras enhance` names them.
 
-    Local inputs are planned by `vqkeras.cli.enhance_names.plan_outputs` itself;
-    remote inputs are named relative to their folder, glob prefix or file's
-    folder the same way.
+    Remote inputs are named relative to their folder, glob prefix or
+    file's folder, as local ones are.
+
+    Raises:
+        vqkeras.output_names.OutputNameError: two inputs would still share
+            one output, or an output would overwrite an input.
     """
-    from vqkeras.cli.enhance_names import plan_outputs
-
     local = [p for p in paths if not is_remote(p)]
-    plan, errors = [], []
-    if local and is_remote(out_prefix):
-        # plan_outputs joins with os.path; plan under a stand-in folder, then move
-        stand_in = os.path.abspath(os.sep + "vqkeras-out")
-        local_plan, errors = plan_outputs(local, stand_in)
-        plan = [(src, FileSystems.join(out_prefix, *os.path.relpath(dst, stand_in).split(os.sep)))
-                for src, dst in local_plan]
-    elif local:
-        plan, errors = plan_outputs(local, out_prefix)
-    taken = {dst for _, dst in plan}
+    seen = set()
+    items, errors = relative_items(expand_arguments(local), seen) if local else ([], [])
     for arg in (p for p in paths if is_remote(p)):
         files, missing = expand_paths([arg])
         errors.extend(missing)
         root = _remote_root(arg)
         for src in files:
-            rel = src[len(root):].lstrip("/") if src.startswith(root + "/") else posixpath.basename(src)
-            dst = FileSystems.join(out_prefix, posixpath.splitext(rel)[0] + ".wav")
-            if dst in taken:
-                errors.append((src, f"{src}: output {dst} is already taken by another input"))
+            if src in seen:
                 continue
-            taken.add(dst)
-            plan.append((src, dst))
+            seen.add(src)
+            rel = src[len(root):].lstrip("/") if src.startswith(root + "/") else posixpath.basename(src)
+            items.append((src, rel))
+    if is_remote(out_prefix):
+        def join(rel):
+            return FileSystems.join(out_prefix, *rel.replace(os.sep, "/").split("/"))
+    else:
+        join = local_output(out_prefix)
+    plan = name_outputs(items, join)
+    refuse_overwriting_inputs([pair for pair in plan if not is_remote(pair[0])])
     return plan, errors

@@ -7,6 +7,8 @@ import uuid
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from vqkeras.score_rows import csv_row
+
 
 def to_json_line(row):
     """One row as a JSON line (floats round-trip exactly)."""
@@ -14,12 +16,10 @@ def to_json_line(row):
 
 
 def csv_line(row, columns):
-    """One row as a CSV line, its values formatted by `vqkeras score`'s own
-    CSV writer (`vqscore` and segment means to 6 decimals, segments joined
-    by `;`, missing values empty)."""
-    from vqkeras.cli.score_output import csv_row as _csv_row
-
-    out = _csv_row(row, columns)
+    """One row as a CSV line, its values formatted as `vqkeras score`
+    writes them (`vqkeras.score_rows.csv_row`: `vqscore` and segment means
+    to 6 decimals, segments joined by `;`, missing values empty)."""
+    out = csv_row(row, columns)
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow([out[k] for k in columns])
     return buf.getvalue()

@@ -4,6 +4,8 @@ import posixpath
 
 import numpy as np
 
+from vqkeras.padded_batch import pad_batch
+
 METADATA_FILE = posixpath.join("assets.extra", "vqkeras.json")
 
 
@@ -40,9 +42,7 @@ class SavedModelRunner:
         self.fft_length = int(meta.get("fft_length", 512))
 
     def _call(self, signature, waveforms):
-        from vqkeras.inference import _batch
-
-        batch, lengths = _batch(waveforms)
+        batch, lengths = pad_batch(waveforms)
         fn = self._loaded.signatures[signature]
         out = fn(waveform=self._tf.constant(batch), length=self._tf.constant(lengths))
         return {k: v.numpy() for k, v in out.items()}, lengths

@@ -7,11 +7,11 @@ from apache_beam.ml.inference.base import RunInference
 from vqkeras.beam.audio_reader import FAILED, ReadAudioFile
 from vqkeras.beam.length_batcher import BatchByLength
 from vqkeras.beam.model_handler import VQKerasModelHandler
+from vqkeras.score_rows import error_row
+from vqkeras.tasks import QUALITY_ESTIMATION
 
 
 def _error_row(failure):
-    from vqkeras.scoring import error_row
-
     path, message = failure
     return error_row(path, message)
 
@@ -67,7 +67,7 @@ class ScoreAudio(beam.PTransform):
             paths = paths | "Spread" >> beam.Reshuffle()
         loaded = paths | "Read" >> beam.ParDo(ReadAudioFile()).with_outputs(FAILED, main="ok")
         failed = loaded[FAILED] | "ErrorRows" >> beam.Map(_error_row)
-        handler = VQKerasModelHandler(self.model_path, "qe", segment_seconds=self.segment_seconds,
+        handler = VQKerasModelHandler(self.model_path, QUALITY_ESTIMATION.name, segment_seconds=self.segment_seconds,
                                       frames=self.frames, worker_threads=self.worker_threads)
         make_batches = functools.partial(length_batches, batch_size=self.batch_size)
         scored = (loaded.ok

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from vqkeras.cli.main import UsageError
+from vqkeras.cli.usage_error import UsageError
 
 
 def add_arguments(p):
@@ -78,7 +78,9 @@ def _finite_or_none(value):
 
 def run(args):
     from vqkeras.audio import AudioError, read_audio
-    from vqkeras.cli.common import expand_inputs, load_model_or_exit
+    from vqkeras.cli.common import load_model_or_exit
+    from vqkeras.input_paths import expand_inputs
+    from vqkeras.tasks import QUALITY_ESTIMATION
     from vqkeras.evaluation.report_tables import first_few, format_table
     from vqkeras.inference import run_model
 
@@ -95,7 +97,7 @@ def run(args):
     files, missing = expand_inputs(args.paths)
     if not files:
         raise UsageError("no audio files found in " + ", ".join(args.paths))
-    model = load_model_or_exit(args.model, task=None if args.model else "qe")
+    model = load_model_or_exit(args.model, task=None if args.model else QUALITY_ESTIMATION.name)
     k = int(model.codebook_size)
 
     counts = np.zeros(k, dtype=np.int64)

@@ -3,13 +3,14 @@
 the file: pip install 'vqkeras[torch]'."""
 import os
 
-from vqkeras.cli.main import UsageError
+from vqkeras.cli.usage_error import UsageError
+from vqkeras.tasks import TASKS
 
 
 def add_arguments(p):
     p.add_argument("checkpoint", metavar="CHECKPOINT.pkl")
-    p.add_argument("--task", required=True, choices=["qe", "se"],
-                   help="qe = quality estimation (VQScore), se = enhancement")
+    p.add_argument("--task", required=True, choices=list(TASKS),
+                   help=", ".join(f"{t.name} = {t.title}" for t in TASKS.values()))
     p.add_argument("-o", "--output", required=True, metavar="MODEL.keras")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.add_argument("--quiet", "-q", action="store_true")

@@ -8,7 +8,7 @@ gives the same rows and files. Nothing here imports Beam.
 import importlib.util
 import re
 
-from vqkeras.cli.main import UsageError
+from vqkeras.cli.usage_error import UsageError
 
 _BEAM_ARG = re.compile(r"^-{0,2}[A-Za-z_][A-Za-z0-9_-]*(=.*)?$", re.S)
 

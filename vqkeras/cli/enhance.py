@@ -19,15 +19,14 @@ errors.
 import os
 
 from vqkeras.cli.engine_options import add_engine_arguments, check_engine_arguments
-from vqkeras.cli.enhance_names import plan_outputs
-from vqkeras.cli.main import UsageError
+from vqkeras.cli.usage_error import UsageError
+from vqkeras.tasks import ENHANCEMENT
 
 
 def add_arguments(p):
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
     p.add_argument("-o", "--output-dir", required=True, metavar="OUTDIR")
     p.add_argument("--model", help="a .keras enhancement model (default: the bundled model)")
-    # issue 11: logmmse_prior
     p.add_argument("--resynthesis", choices=["decoded", "gain", "logmmse_prior"], default=None,
                    help="decoded: the decoder's magnitude with the noisy phase (the paper); "
                         "gain: the noisy magnitude scaled by a decoder-guided gain; "
@@ -50,48 +49,8 @@ def add_arguments(p):
     add_engine_arguments(p)
 
 
-def _complete_output(path, samples):
-    """Whether `path` is a finished output for an input of `samples` samples."""
-    import soundfile as sf
-
-    try:
-        info = sf.info(path)
-    except Exception:  # noqa: BLE001 - unreadable means not complete
-        return False
-    return info.samplerate == 16000 and info.frames == samples
-
-
-def _pcm16_ready(wave, dst, progress):
-    """`wave` scaled down if it would clip as 16-bit PCM (with a note)."""
-    import numpy as np
-
-    peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
-    full = 32767.0 / 32768.0
-    if peak <= full:
-        return wave
-    gain = full / peak
-    progress.note(f"vqkeras enhance: {dst}: peak {peak:.2f} is above full scale; scaled by "
-                  f"{20 * np.log10(gain):.1f} dB for 16-bit PCM (the default float WAV "
-                  "keeps the level)")
-    return wave * gain
-
-
-def finish(args, enhanced, kept, failed):
-    """Prints the closing summary of `vqkeras enhance` (both engines) and
-    returns the exit code."""
-    from vqkeras.cli.common import closing_summary
-
-    closing_summary(args, f"enhanced {enhanced} file(s) into {args.output_dir}",
-                    [(kept, f"{kept} already complete (--resume)"), (failed, f"{failed} failed")])
-    return 1 if failed else 0
-
-
-def run(args):
-    from vqkeras.audio import AudioError, read_audio, write_audio
-    from vqkeras.cli.common import expand_arguments, load_model_or_exit, require_audio
-    from vqkeras.enhancing import CHUNK_THRESHOLD_S, enhance_many
-    from vqkeras.progress import Progress
-
+def _check(args):
+    """Usage errors in the options and in OUTDIR, before anything is read."""
     out_dir = os.path.abspath(args.output_dir)
     for arg in args.paths:
         if os.path.isdir(arg):
@@ -104,14 +63,25 @@ def run(args):
     if args.resume and args.force:
         raise UsageError("--resume keeps complete outputs and --force overwrites them; "
                          "pass one of them")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if args.chunk_threshold is not None and args.chunk_threshold < 0:
+        raise UsageError("--chunk-threshold must be 0 or more seconds")
     check_engine_arguments(args)
-    expanded = expand_arguments(args.paths)
-    plan, errors = plan_outputs(args.paths, out_dir, expanded)
+    return out_dir
+
+
+def _plan(args, out_dir, expanded):
+    """(plan, errors): the (input, output) pairs, by the naming rule of
+    `vqkeras.output_names`, and the arguments that named no audio."""
+    from vqkeras.cli.common import require_audio
+    from vqkeras.output_names import OutputNameError, plan_outputs
+
+    try:
+        plan, errors = plan_outputs(args.paths, out_dir, expanded)
+    except OutputNameError as err:
+        raise UsageError(str(err)) from None
     require_audio(plan, errors)
-    inputs = {os.path.abspath(src) for src, _ in plan}
-    for src, dst in plan:
-        if os.path.abspath(dst) in inputs:
-            raise UsageError(f"{dst} would overwrite an input file; choose another output folder")
     existing = [dst for _, dst in plan if os.path.exists(dst)]
     if existing and not (args.resume or args.force):
         raise UsageError(f"{len(existing)} output(s) already exist in {args.output_dir} "
@@ -120,59 +90,63 @@ def run(args):
     for _, dst in plan:  # a run killed while writing leaves DST.part behind
         if os.path.exists(dst + ".part"):
             os.remove(dst + ".part")
-    if args.engine == "beam":  # the same plan as a Beam pipeline (vqkeras/beam)
-        from vqkeras.beam.command_line import enhance_with_beam
-        return enhance_with_beam(args, plan, errors, [n for *_, n in expanded if n])
-    model = load_model_or_exit(args.model, "se").with_resynthesis(args.resynthesis)
-    threshold = CHUNK_THRESHOLD_S if args.chunk_threshold is None else args.chunk_threshold
-    progress = Progress(len(plan), "enhancing", enabled=None if not args.quiet else False)
+    return plan, errors
+
+
+def report(args, results, total, errors=(), notes=()):
+    """Shows the results (`vqkeras.enhanced_output.result` dicts) of either
+    engine as they come, with a progress bar, then the closing line;
+    returns the exit code."""
+    from vqkeras.cli.closing_summary import enhance_summary
+    from vqkeras.progress import Progress
+
+    progress = Progress(total, "enhancing", enabled=None if not args.quiet else False)
     if not args.quiet:
-        for _, _, _, note in expanded:
-            if note:
-                progress.note(f"vqkeras enhance: {note}")
-    failed = enhanced_count = kept = 0
-    for arg, message in errors:
+        for note in notes:
+            progress.note(f"vqkeras enhance: {note}")
+    failed = enhanced = kept = 0
+    for _, message in errors:
         progress.note(f"vqkeras enhance: {message}")
         failed += 1
-    group = max(1, args.batch_size) * 4
     try:
-        for start in range(0, len(plan), group):
-            part = plan[start:start + group]
-            waves, ok, rates = [], [], []  # rates: issue 11 (band of sub-16 kHz inputs)
-            for src, dst in part:
-                try:
-                    wave, rate = read_audio(src)
-                except AudioError as err:
-                    progress.note(f"vqkeras enhance: {err}")
-                    failed += 1
-                    progress.update()
-                    continue
-                if args.resume and _complete_output(dst, len(wave)):
-                    kept += 1
-                    progress.update()
-                    continue
-                waves.append(wave)
-                rates.append(rate)
-                ok.append((src, dst))
-            if not waves:
-                continue
-            try:
-                enhanced = enhance_many(model, waves, batch_size=args.batch_size,
-                                        chunk_threshold_s=threshold, input_rates=rates)
-            except Exception as err:  # noqa: BLE001 - one line per file, the run goes on
-                for src, _ in ok:
-                    progress.note(f"vqkeras enhance: {src}: enhancement failed "
-                                  f"({type(err).__name__}: {err})")
-                failed += len(ok)
-                progress.update(len(ok))
-                continue
-            for (src, dst), wave, e in zip(ok, waves, enhanced):
-                if args.pcm16:
-                    write_audio(dst, _pcm16_ready(e, dst, progress), subtype="PCM_16")
-                else:
-                    write_audio(dst, e, subtype="FLOAT")
-                enhanced_count += 1
-                progress.update(1, len(wave) / 16000.0)
+        for r in results:
+            for line in r["notes"]:
+                progress.note(f"vqkeras enhance: {line}")
+            if r["error"]:
+                progress.note(f"vqkeras enhance: {r['error']}")
+                failed += 1
+                progress.update()
+            elif r["kept"]:
+                kept += 1
+                progress.update()
+            else:
+                enhanced += 1
+                progress.update(1, r.get("duration_s") or 0.0)
     finally:
         progress.close()
-    return finish(args, enhanced_count, kept, failed)
+    return enhance_summary(args, enhanced, kept, failed)
+
+
+def run(args):
+    from vqkeras.input_paths import expand_arguments
+
+    out_dir = _check(args)
+    expanded = expand_arguments(args.paths)
+    plan, errors = _plan(args, out_dir, expanded)
+    notes = [note for *_, note in expanded if note]
+    subtype = "PCM_16" if args.pcm16 else "FLOAT"
+    if args.engine == "beam":  # the same plan as a Beam pipeline (vqkeras/beam)
+        from vqkeras.cli.beam_engine import check_model, enhance_with_beam
+
+        check_model(args.model, ENHANCEMENT.name)
+        results = enhance_with_beam(args, plan)
+    else:
+        from vqkeras.cli.common import load_model_or_exit
+        from vqkeras.enhancing import iter_enhanced_files
+
+        model = load_model_or_exit(args.model, ENHANCEMENT.name)
+        results = iter_enhanced_files(model.with_resynthesis(args.resynthesis), plan,
+                                      batch_size=args.batch_size,
+                                      chunk_threshold_s=args.chunk_threshold,
+                                      subtype=subtype, resume=args.resume)
+    return report(args, results, len(plan), errors, notes)

@@ -18,7 +18,7 @@ import json
 import math
 import os
 
-from vqkeras.cli.main import UsageError
+from vqkeras.cli.usage_error import UsageError
 
 SHOW = 5
 
@@ -77,7 +77,8 @@ def _cell(stat):
 
 def _join_summary(join, show=SHOW):
     """Lines describing how rows were joined and what was left out."""
-    from vqkeras.evaluation.report_tables import RULE_EXACT, first_few
+    from vqkeras.evaluation.path_join import RULE_EXACT
+    from vqkeras.evaluation.report_tables import first_few
     counts = join.rule_counts()
     parts = [f"{n} {rule}" if rule == RULE_EXACT else f"{n} by {rule}"
              for rule, n in counts.items() if n]
@@ -105,7 +106,7 @@ def _join_summary(join, show=SHOW):
 
 
 def _join_json(join):
-    from vqkeras.evaluation.report_tables import RULE_EXACT
+    from vqkeras.evaluation.path_join import RULE_EXACT
     return {
         "matched": len(join.matches),
         "rules": join.rule_counts(),
@@ -122,8 +123,9 @@ def _join_json(join):
 
 def run(args):
     from vqkeras.evaluation.correlation import MIN_ROWS, evaluate
-    from vqkeras.evaluation.report_tables import (
-        TableError, format_table, join_on_path, read_labels, read_scores)
+    from vqkeras.evaluation.path_join import join_on_path
+    from vqkeras.evaluation.report_tables import format_table
+    from vqkeras.evaluation.score_tables import TableError, read_labels, read_scores
 
     if args.bootstrap < 0:
         raise UsageError(f"--bootstrap must be 0 or more, got {args.bootstrap}")

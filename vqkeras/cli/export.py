@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 
-from vqkeras.cli.main import UsageError
+from vqkeras.cli.usage_error import UsageError
 
 
 def _check_writable(out_dir):

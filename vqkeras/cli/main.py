@@ -9,6 +9,8 @@ import importlib
 import os
 import sys
 
+from vqkeras.cli.usage_error import UsageError
+
 COMMANDS = {
     "score": ("score", "VQScore of audio files, folders or globs"),
     "enhance": ("enhance", "enhance audio files into an output folder"),
@@ -20,10 +22,6 @@ COMMANDS = {
     "evaluate-enhancement": ("evaluate_enhancement", "PESQ/STOI/SI-SDR/DNSMOS of enhanced audio"),
     "codebook-report": ("codebook_report", "codebook usage histogram and perplexity"),
 }
-
-
-class UsageError(Exception):
-    """Bad command-line usage: exit code 2."""
 
 
 def quiet_backend_logs():

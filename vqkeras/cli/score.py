@@ -14,12 +14,11 @@ errors.
 import os
 import sys
 
-from vqkeras.cli.common import (closing_summary, expand_arguments, load_model_or_exit,
-                                output_folder_ready, require_audio)
+from vqkeras.cli.common import load_model_or_exit, output_folder_ready, require_audio
 from vqkeras.cli.engine_options import add_engine_arguments, check_engine_arguments
-from vqkeras.cli.main import UsageError
-
-from vqkeras.cli.score_output import COLUMNS, ScoreWriter
+from vqkeras.cli.score_output import ScoreWriter
+from vqkeras.cli.usage_error import UsageError
+from vqkeras.tasks import QUALITY_ESTIMATION
 
 
 def add_arguments(p):
@@ -68,8 +67,10 @@ def _entries(args, expanded):
 
 
 def run(args):
+    from vqkeras.cli.closing_summary import score_summary
+    from vqkeras.input_paths import expand_arguments
     from vqkeras.progress import Progress
-    from vqkeras.scoring import error_row, iter_scores
+    from vqkeras.score_rows import columns, error_row
 
     if args.frames and not (args.output and args.output.lower().endswith(".json")):
         raise UsageError("--frames needs --output FILE.json")
@@ -94,12 +95,12 @@ def run(args):
     # --engine beam (vqkeras/beam): same rows from a Beam pipeline
     beam = args.engine == "beam"
     if beam:
-        from vqkeras.beam import command_line as beam_cli
-        beam_cli.check_model(args.model, "qe")
+        from vqkeras.cli import beam_engine
+        beam_engine.check_model(args.model, QUALITY_ESTIMATION.name)
         if args.beam_shards is not None:
-            return beam_cli.score_sharded_with_beam(
-                args, entries, COLUMNS + (["segments"] if args.segment else []))
-    model = None if beam else load_model_or_exit(args.model, "qe")
+            return beam_engine.score_sharded_with_beam(args, entries,
+                                                       columns(segments=bool(args.segment)))
+    model = None if beam else load_model_or_exit(args.model, QUALITY_ESTIMATION.name)
     writer = ScoreWriter(args.output, args.resume, args.segment)
     order = [os.path.abspath(p) for p, _ in entries]
     failed = scored = already = 0
@@ -119,8 +120,10 @@ def run(args):
     completed = False
     try:
         if beam:
-            results = beam_cli.score_with_beam(args, todo)
+            results = beam_engine.score_with_beam(args, todo)
         else:
+            from vqkeras.scoring import iter_scores
+
             results = iter_scores(model, todo, batch_size=args.batch_size,
                                   segment_seconds=args.segment, frames=args.frames)
         for index, result in results:
@@ -134,7 +137,4 @@ def run(args):
     finally:
         progress.close()
         writer.finish(order, completed)
-    closing_summary(args, f"scored {scored} file(s)",
-                    [(already, f"{already} already in {args.output}"),
-                     (failed, f"{failed} failed (see the error column)")])
-    return 1 if failed else 0
+    return score_summary(args, scored, already, failed)

@@ -7,16 +7,8 @@ import json
 import os
 import sys
 
-COLUMNS = ["path", "vqscore", "duration_s", "sample_rate", "error"]
-
-
-def csv_row(row, columns):
-    out = dict(row)
-    if isinstance(out.get("vqscore"), float):
-        out["vqscore"] = f"{out['vqscore']:.6f}"
-    if isinstance(out.get("segments"), list):
-        out["segments"] = ";".join(f"{v:.6f}" for v in out["segments"])
-    return {k: ("" if out.get(k) is None else out[k]) for k in columns}
+from vqkeras.score_rows import columns as score_columns
+from vqkeras.score_rows import csv_row
 
 
 def _complete(row, all_fields=False):
@@ -95,11 +87,11 @@ class ScoreWriter:
     def __init__(self, path, resume, segment):
         self.path = path
         self.json = bool(path) and path.lower().endswith(".json")
-        self.columns = COLUMNS + (["segments"] if segment else [])
+        self.columns = score_columns(segments=bool(segment))
         self.pending, self.upcoming = {}, 0
         if not path:
             self.f = sys.stdout
-            self.csv = csv.DictWriter(self.f, fieldnames=self.columns, extrasaction="ignore")
+            self.csv = csv.DictWriter(self.f, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
             self.csv.writeheader()
             self.f.flush()
             self.done = {}
@@ -114,7 +106,7 @@ class ScoreWriter:
         self._write_all(self.stream_path, rows, json_lines=True)
         self.f = open(self.stream_path, "a", newline="", encoding="utf-8")
         if not self.json:
-            self.csv = csv.DictWriter(self.f, fieldnames=self.columns, extrasaction="ignore")
+            self.csv = csv.DictWriter(self.f, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
 
     def _existing(self):
         if self.json:
@@ -129,7 +121,7 @@ class ScoreWriter:
                 else:
                     json.dump(rows, f, indent=1)
             else:
-                w = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
+                w = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
                 w.writeheader()
                 w.writerows(csv_row(r, self.columns) for r in rows)
         _atomic_write(path, write)

@@ -10,7 +10,7 @@ the recipe key to change.
 """
 import sys
 
-from vqkeras.cli.main import UsageError
+from vqkeras.cli.usage_error import UsageError
 
 
 def add_arguments(p):

@@ -58,7 +58,7 @@ def all_speech_split(shared_data_dir, held_out_fraction=0.2, seed=0):
 
     The held-out side is exactly `default_speech_split`'s (LibriSpeech
     speakers split 80/20 with `seed`), so the validation and test sets built
-    from it (`vqkeras.data.noisy_set.default_split`) stay speaker-disjoint
+    from it (`vqkeras.data.validation_split.default_split`) stay speaker-disjoint
     from training and comparable with earlier models. LJ Speech,
     MS-SNSD clean, VCC 2018 and DNS fullband speech are training only (their
     speakers never appear in those sets).

@@ -88,8 +88,8 @@ def decode_store(files, sample_rate=SAMPLE_RATE):
 
 
 def make_training_dataset(sources, batch_size=16, crop_seconds=3.0, sample_rate=SAMPLE_RATE,
-                          gain_range=(0.05, 2.0), shuffle_buffer=None, seed=0, repeat=True,
-                          cache=True, first_batch=0, transform=None):
+                          gain_range=(0.05, 2.0), seed=0, repeat=True, first_batch=0,
+                          transform=None):
     """Batches of random clean-speech crops for `model.fit`, as a tf.data
     pipeline.
 
@@ -105,13 +105,10 @@ def make_training_dataset(sources, batch_size=16, crop_seconds=3.0, sample_rate=
         sample_rate: int. Defaults to 16000.
         gain_range: (low, high). Random gain, kept below clipping. Defaults to
             the paper's (0.05, 2.0).
-        shuffle_buffer: ignored (files are visited pass by pass in shuffled
-            order by the crop plan); kept so older callers still work.
         seed: non-negative int. Makes crops, gains and order reproducible.
             Defaults to 0.
         repeat: bool. Repeat forever (use `steps_per_epoch`); else one pass
             over the files. Defaults to True.
-        cache: ignored (decoded audio is always kept in memory).
         first_batch: int. Plan batch to start from. Defaults to 0.
         transform: optional `transform(batch, rng)` as for `CropDataset`,
             applied in numpy.
@@ -120,7 +117,6 @@ def make_training_dataset(sources, batch_size=16, crop_seconds=3.0, sample_rate=
         A `tf.data.Dataset` of dicts `{"waveform": float32 [batch, samples],
         "length": int32 [batch]}` (or what `transform` returns).
     """
-    del shuffle_buffer, cache
     from vqkeras.tf_guard import import_tensorflow
 
     tf = import_tensorflow()

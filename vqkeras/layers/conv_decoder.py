@@ -44,7 +44,7 @@ class ConvDecoder(keras.layers.Layer):
         self.negative_slope = negative_slope
         self.convs = None
         self.transformer_layers = []
-        self.activation = keras.layers.LeakyReLU(negative_slope)
+        self.activation = keras.layers.LeakyReLU(negative_slope, dtype=self.dtype_policy)
 
     def build(self, inputs_shape, mask_shape=None):
         code_dim = inputs_shape[-1]
@@ -53,12 +53,14 @@ class ConvDecoder(keras.layers.Layer):
         ins = [code_dim, code_dim, h2, h2, h1, h1]
         self.transformer_layers = [
             TransformerEncoderLayer(code_dim, self.num_heads, self.intermediate_dim or code_dim,
-                                    self.dropout, name=f"transformer_layer{i}")
+                                    self.dropout, name=f"transformer_layer{i}",
+                                    dtype=self.dtype_policy)
             for i in range(self.num_transformer_layers)
         ]
         for layer in self.transformer_layers:
             layer.build((None, None, code_dim))
-        self.convs = [conv(w, self.kernel_size, f"conv_dec{i + 1}") for i, w in enumerate(widths)]
+        self.convs = [conv(w, self.kernel_size, f"conv_dec{i + 1}", self.dtype_policy)
+                      for i, w in enumerate(widths)]
         for layer, c in zip(self.convs, ins):
             layer.build((None, None, c))
 

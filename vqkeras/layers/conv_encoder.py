@@ -14,8 +14,8 @@ def apply_mask(x, mask):
     return x * ops.cast(mask, x.dtype)[:, :, None]
 
 
-def conv(filters, kernel_size, name):
-    return keras.layers.Conv1D(filters, kernel_size, padding="same", name=name)
+def conv(filters, kernel_size, name, dtype=None):
+    return keras.layers.Conv1D(filters, kernel_size, padding="same", name=name, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="vqkeras")
@@ -66,16 +66,19 @@ class ConvEncoder(keras.layers.Layer):
         self.negative_slope = negative_slope
         h1, h2 = self.hidden_dims
         widths = [h1, h1, h2, h2, output_dim, output_dim]
-        self.convs = [conv(w, kernel_size, f"conv_enc{i + 1}") for i, w in enumerate(widths)]
+        policy = self.dtype_policy
+        self.convs = [conv(w, kernel_size, f"conv_enc{i + 1}", policy)
+                      for i, w in enumerate(widths)]
         center_only = normalization == "mean"
-        self.norms = [InstanceNormalization(center_only=center_only, name=f"enc_norm{i}")
+        self.norms = [InstanceNormalization(center_only=center_only, name=f"enc_norm{i}",
+                                            dtype=policy)
                       for i in range(7)]
         self.transformer_layers = [
             TransformerEncoderLayer(output_dim, num_heads, intermediate_dim or output_dim,
-                                    dropout, name=f"transformer_layer{i}")
+                                    dropout, name=f"transformer_layer{i}", dtype=policy)
             for i in range(num_transformer_layers)
         ]
-        self.activation = keras.layers.LeakyReLU(negative_slope)
+        self.activation = keras.layers.LeakyReLU(negative_slope, dtype=policy)
 
     def build(self, inputs_shape, mask_shape=None):
         channels = inputs_shape[-1]

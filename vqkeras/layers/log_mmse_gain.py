@@ -118,7 +118,7 @@ class PriorLogMMSEGain(keras.layers.Layer):
         self.smoothing_bins = int(smoothing_bins)
         self.max_snr_db = float(max_snr_db)
         self.tracker = NoiseTracker(noise_window_frames, noise_smooth_frames, noise_bias,
-                                    name="noise_tracker")
+                                    name="noise_tracker", dtype=self.dtype_policy)
 
     def call(self, noisy_magnitude, prior_magnitude, mask):
         noisy_power = ops.square(ops.cast(noisy_magnitude, "float32"))
@@ -138,8 +138,9 @@ class PriorLogMMSEGain(keras.layers.Layer):
         gain = ops.clip(gain, 10.0 ** (self.gain_floor_db / 20.0), 1.0)
         return gain * mask[:, :, None]
 
-    def compute_output_shape(self, noisy_shape, prior_shape=None, mask_shape=None):
-        return noisy_shape
+    def compute_output_shape(self, noisy_magnitude_shape, prior_magnitude_shape=None,
+                             mask_shape=None):
+        return noisy_magnitude_shape
 
     def get_config(self):
         config = super().get_config()

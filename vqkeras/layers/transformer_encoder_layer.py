@@ -43,16 +43,19 @@ class TransformerEncoderLayer(keras.layers.Layer):
         self.dropout = dropout
         self.activation = activation
         self.layer_norm_epsilon = layer_norm_epsilon
-        self.in_proj = keras.layers.Dense(3 * hidden_dim, name="in_proj")
-        self.out_proj = keras.layers.Dense(hidden_dim, name="out_proj")
-        self.linear1 = keras.layers.Dense(self.intermediate_dim, name="linear1")
-        self.linear2 = keras.layers.Dense(hidden_dim, name="linear2")
-        self.norm1 = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="norm1")
-        self.norm2 = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="norm2")
-        self.attention_dropout = keras.layers.Dropout(dropout)
-        self.dropout1 = keras.layers.Dropout(dropout)
-        self.dropout2 = keras.layers.Dropout(dropout)
-        self.dropout3 = keras.layers.Dropout(dropout)
+        policy = self.dtype_policy
+        self.in_proj = keras.layers.Dense(3 * hidden_dim, name="in_proj", dtype=policy)
+        self.out_proj = keras.layers.Dense(hidden_dim, name="out_proj", dtype=policy)
+        self.linear1 = keras.layers.Dense(self.intermediate_dim, name="linear1", dtype=policy)
+        self.linear2 = keras.layers.Dense(hidden_dim, name="linear2", dtype=policy)
+        self.norm1 = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="norm1",
+                                                     dtype=policy)
+        self.norm2 = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="norm2",
+                                                     dtype=policy)
+        self.attention_dropout = keras.layers.Dropout(dropout, dtype=policy)
+        self.dropout1 = keras.layers.Dropout(dropout, dtype=policy)
+        self.dropout2 = keras.layers.Dropout(dropout, dtype=policy)
+        self.dropout3 = keras.layers.Dropout(dropout, dtype=policy)
 
     def build(self, inputs_shape, mask_shape=None):
         d = self.hidden_dim
@@ -72,8 +75,10 @@ class TransformerEncoderLayer(keras.layers.Layer):
         q, k, v = qkv[0], qkv[1], qkv[2]
         scores = ops.matmul(q * (1.0 / math.sqrt(head_dim)), ops.transpose(k, (0, 1, 3, 2)))
         if mask is not None:
-            key_mask = ops.cast(mask, scores.dtype)[:, None, None, :]
-            scores = scores + (1.0 - key_mask) * ops.cast(-1e9, scores.dtype)
+            # a finite fill: -1e9 overflows float16, and 0 * -inf is NaN
+            fill = -3e4 if keras.backend.standardize_dtype(scores.dtype) == "float16" else -1e9
+            valid_keys = ops.greater(mask, 0.5)[:, None, None, :]
+            scores = ops.where(valid_keys, scores, ops.cast(fill, scores.dtype))
         weights = ops.softmax(scores, axis=-1)
         weights = self.attention_dropout(weights, training=training)
         context = ops.matmul(weights, v)  # [B, H, T, hd]

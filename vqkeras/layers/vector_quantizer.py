@@ -159,13 +159,6 @@ class VectorQuantizer(keras.layers.Layer):
         z = ops.cast(inputs, "float32")
         return l2_normalize(z) if self.use_cosine_sim else z
 
-    def code_logits(self, inputs):
-        """Scores of every code for inputs [batch, time, D] -> [batch, time, K]."""
-        x = self._prepare(inputs)
-        flat = ops.reshape(x, (-1, self.codebook_dim))
-        logits = code_scores(flat, ops.convert_to_tensor(self.embed), self.use_cosine_sim)
-        return ops.reshape(logits, (ops.shape(x)[0], ops.shape(x)[1], self.codebook_size))
-
     def _ema_update(self, flat, weights, indices, embed, embed_avg, cluster_size, pool):
         """EMA step from this shard's assignments; `pool` (rows, weights) holds
         the vectors of the global batch that dead codes are drawn from."""
@@ -216,13 +209,12 @@ class VectorQuantizer(keras.layers.Layer):
         else:
             weights = ops.reshape(ops.cast(mask, "float32"), (-1,))
         update = bool(training) and not self.freeze_codebook
-        # --- update_mask (ranking training): frames of items with mask 0 never
-        # reach the EMA, k-means or dead-code pool
+        # frames of items whose update_mask is 0 never reach the EMA, k-means
+        # or dead-code pool
         ema_weights = weights
         if update_mask is not None:
             item = ops.cast(ops.reshape(update_mask, (-1, 1)), "float32")
             ema_weights = weights * ops.reshape(ops.broadcast_to(item, (batch, steps)), (-1,))
-        # --- end update_mask
         pool = None
         if update and (self.kmeans_init or self.threshold_ema_dead_code > 0):
             pool = gather_across_replicas((flat, ema_weights))

@@ -1,4 +1,10 @@
-"""Named model configurations (name -> class + constructor arguments)."""
+"""Named model configurations, as plain data (as keras-hub keeps them).
+
+Each preset names its task (`vqkeras.tasks`: the task says which model
+class builds it), says what it is for, and holds the constructor arguments.
+`VQVAEModel.from_preset(name)` (and the classes that inherit it) builds
+one; this module imports no model code.
+"""
 PRESETS = {
     "vqscore-paper": {
         "task": "qe",
@@ -34,23 +40,12 @@ PRESETS = {
 }
 
 
-def model_class(task):
-    from vqkeras.models.vq_enhancer_model import VQEnhancerModel
-    from vqkeras.models.vqscore_model import VQScoreModel
-    try:
-        return {"qe": VQScoreModel, "se": VQEnhancerModel}[task]
-    except KeyError:
-        raise ValueError(f"Unknown task {task!r}; expected 'qe' or 'se'.") from None
+def get_preset(name):
+    """The preset called `name` (a dict with `task`, `description`, `config`).
 
-
-def build_from_preset(name, expected=None, **overrides):
-    """Builds a fresh (untrained) model from a preset name."""
+    Raises:
+        ValueError: no such preset; the message lists the presets.
+    """
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}. Available: {', '.join(sorted(PRESETS))}")
-    preset = PRESETS[name]
-    cls = model_class(preset["task"])
-    if expected is not None and cls is not expected:
-        raise ValueError(f"Preset {name!r} is for task {preset['task']!r}, not {expected.__name__}.")
-    config = dict(preset["config"])
-    config.update(overrides)
-    return cls(**config)
+    return PRESETS[name]

@@ -4,6 +4,7 @@ from keras import ops
 
 from vqkeras.layers.log_mmse_gain import PriorLogMMSEGain
 from vqkeras.models.vqvae_model import VQVAEModel, features_to_magnitude
+from vqkeras.tasks import ENHANCEMENT
 
 RESYNTHESIS_MODES = ("decoded", "gain", "logmmse_prior")
 # Settings of the "logmmse_prior" mode (see `PriorLogMMSEGain`). Chosen on
@@ -88,7 +89,7 @@ class VQEnhancerModel(VQVAEModel):
         Enhancement Using Only Clean Speech", ICLR 2024.
     """
 
-    task = "se"
+    task = ENHANCEMENT.name
 
     def __init__(self, codebook_size=4096, codebook_dim=128, hidden_dims=(200, 150),
                  hop_length=128, resynthesis="decoded", gain_bins=9, gain_exponent=0.5,
@@ -161,8 +162,3 @@ class VQEnhancerModel(VQVAEModel):
         config.update(resynthesis=self.resynthesis, gain_bins=self.gain_bins,
                       gain_exponent=self.gain_exponent, logmmse=dict(self.logmmse))
         return config
-
-    @classmethod
-    def from_preset(cls, name, **overrides):
-        from vqkeras.models.presets import build_from_preset
-        return build_from_preset(name, expected=cls, **overrides)

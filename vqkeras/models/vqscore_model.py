@@ -2,6 +2,7 @@
 import keras
 
 from vqkeras.models.vqvae_model import VQVAEModel
+from vqkeras.tasks import QUALITY_ESTIMATION
 
 
 @keras.saving.register_keras_serializable(package="vqkeras")
@@ -34,7 +35,7 @@ class VQScoreModel(VQVAEModel):
         Enhancement Using Only Clean Speech", ICLR 2024.
     """
 
-    task = "qe"
+    task = QUALITY_ESTIMATION.name
 
     def __init__(self, codebook_size=2048, codebook_dim=32, hidden_dims=(128, 64),
                  hop_length=256, **kwargs):
@@ -45,8 +46,3 @@ class VQScoreModel(VQVAEModel):
         kwargs.setdefault("reconstruction_loss", "cosine")
         kwargs.setdefault("vq_loss_weight", 1.0)
         super().__init__(codebook_size, codebook_dim, hidden_dims, hop_length, **kwargs)
-
-    @classmethod
-    def from_preset(cls, name, **overrides):
-        from vqkeras.models.presets import build_from_preset
-        return build_from_preset(name, expected=cls, **overrides)

@@ -11,6 +11,8 @@ from vqkeras.layers.leading_items_mask import LeadingItemsMask
 from vqkeras.layers.replica_sync import scale_loss_for_replicas, sum_across_replicas
 from vqkeras.layers.stft_magnitude import STFTMagnitude
 from vqkeras.layers.vector_quantizer import VectorQuantizer
+from vqkeras.models.presets import get_preset
+from vqkeras.tasks import get_task
 
 COS_EPS = 1e-5
 
@@ -101,7 +103,8 @@ class VQVAEModel(keras.Model):
                  kmeans_iters=10, threshold_ema_dead_code=0.0, commitment_weight=1.0,
                  freeze_codebook=False, reconstruction_loss="cosine",
                  reconstruction_weight=45.0, vq_loss_weight=1.0, seed=None,
-                 ranking_weight=0.0, ranking_copies=1, ranking_ceiling=0.0, **kwargs):
+                 ranking_weight=0.0, ranking_copies=1, ranking_ceiling=0.0, dtype=None,
+                 **kwargs):
         if input_transform not in INPUT_TRANSFORMS:
             raise ValueError(f"input_transform must be one of {INPUT_TRANSFORMS}, "
                              f"got {input_transform!r}")
@@ -109,27 +112,35 @@ class VQVAEModel(keras.Model):
             raise ValueError("reconstruction_loss must be 'cosine' or 'spectral_convergence', "
                              f"got {reconstruction_loss!r}")
         hidden_dims = tuple(int(h) for h in hidden_dims)
+        # an explicit dtype policy goes to every layer and into the config;
+        # without one the layers follow the global policy
+        dtype = None if dtype is None else keras.dtype_policies.get(dtype)
         waveform = keras.Input(shape=(None,), name="waveform")
         length = keras.Input(shape=(), dtype="int32", name="length")
         features = STFTMagnitude(fft_length, hop_length, log1p=input_transform == "log1p",
-                                 log=input_transform == "log", name="stft")(waveform, length)
-        mask = FrameMask(hop_length, name="frame_mask")(length, features)
+                                 log=input_transform == "log", name="stft",
+                                 dtype=dtype)(waveform, length)
+        mask = FrameMask(hop_length, name="frame_mask", dtype=dtype)(length, features)
         encoder = ConvEncoder(hidden_dims, codebook_dim, normalization=normalization,
                               num_transformer_layers=num_transformer_layers,
-                              num_heads=num_heads, dropout=dropout, name="encoder")
+                              num_heads=num_heads, dropout=dropout, name="encoder",
+                              dtype=dtype)
         quantizer = VectorQuantizer(codebook_size, codebook_dim, use_cosine_sim=use_cosine_sim,
                                     decay=decay, eps=eps, kmeans_init=kmeans_init,
                                     kmeans_iters=kmeans_iters,
                                     threshold_ema_dead_code=threshold_ema_dead_code,
                                     commitment_weight=commitment_weight,
-                                    freeze_codebook=freeze_codebook, seed=seed, name="quantizer")
+                                    freeze_codebook=freeze_codebook, seed=seed, name="quantizer",
+                                    dtype=dtype)
         decoder = ConvDecoder(hidden_dims, fft_length // 2 + 1,
                               num_transformer_layers=num_transformer_layers,
-                              num_heads=num_heads, dropout=dropout, name="decoder")
+                              num_heads=num_heads, dropout=dropout, name="decoder",
+                              dtype=dtype)
         z = encoder(features, mask)
         if ranking_weight > 0:
             # only the clean block (the first of 1 + ranking_copies) moves the codebook
-            update_mask = LeadingItemsMask(1 + int(ranking_copies), name="clean_items")(waveform)
+            update_mask = LeadingItemsMask(1 + int(ranking_copies), name="clean_items",
+                                           dtype=dtype)(waveform)
             vq = quantizer(z, mask, update_mask=update_mask)
         else:
             vq = quantizer(z, mask)
@@ -147,6 +158,9 @@ class VQVAEModel(keras.Model):
         }
         super().__init__(inputs={"waveform": waveform, "length": length},
                          outputs=outputs, **kwargs)
+        if dtype is not None:
+            self.dtype_policy = dtype
+        self._explicit_dtype_policy = dtype
         self.codebook_size = codebook_size
         self.codebook_dim = codebook_dim
         self.hidden_dims = hidden_dims
@@ -308,8 +322,55 @@ class VQVAEModel(keras.Model):
             "ranking_weight": self.ranking_weight,
             "ranking_copies": self.ranking_copies,
             "ranking_ceiling": self.ranking_ceiling,
+            "dtype": (None if self._explicit_dtype_policy is None
+                      else keras.dtype_policies.serialize(self._explicit_dtype_policy)),
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    # -------------------------------------------------------------- presets
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """A fresh (untrained) model from the preset called `name`
+        (`vqkeras.models.presets`), its configuration updated by `overrides`.
+
+        Called on `VQVAEModel`, builds whichever class the preset's task
+        names; called on a subclass, refuses a preset of another task.
+
+        Raises:
+            ValueError: an unknown preset, or one for another task.
+        """
+        preset = get_preset(name)
+        target = model_class(preset["task"])
+        if not issubclass(target, cls):
+            raise ValueError(f"Preset {name!r} is for task {preset['task']!r}, "
+                             f"not {cls.__name__}.")
+        return target(**{**preset["config"], **overrides})
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def model_class(task):
+    """The model class of `task` (`"qe"` or `"se"`; see `vqkeras.tasks`).
+
+    Raises:
+        ValueError: an unknown task.
+    """
+    name = get_task(task).model_class
+    for sub in _subclasses(VQVAEModel):
+        if sub.__name__ == name and sub.__module__.startswith("vqkeras."):
+            return sub
+    raise ValueError(f"no model class {name} for task {task!r} is loaded; "
+                     "import vqkeras.models")
+
+
+def build_from_preset(name, **overrides):
+    """A fresh (untrained) model from the preset called `name`:
+    `VQVAEModel.from_preset(name, **overrides)`."""
+    return VQVAEModel.from_preset(name, **overrides)

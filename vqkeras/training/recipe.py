@@ -8,11 +8,10 @@ DEFAULTS = {
     "preset": "vqscore-paper",
     "model": {},
     "data": {"train": [], "split": None, "batch_size": 16, "crop_seconds": 3.0,
-             "gain_range": [0.05, 2.0], "shuffle_buffer": 512,
+             "gain_range": [0.05, 2.0],
              # Input pipeline: auto (tf.data on TensorFlow, the numpy
              # CropDataset on JAX and torch), tf or numpy; workers: processes
              # of the numpy pipeline (null or 0: in the training process).
-             # shuffle_buffer is no longer used (the crop plan shuffles files).
              "pipeline": "auto", "workers": None,
              # Clean speech of a `split` folder: default (LibriSpeech 80% +
              # LJ Speech) or all (every source in speech/, same held-out
@@ -49,6 +48,12 @@ DEFAULTS = {
 }
 
 
+# Keys that recipes no longer take, with what to do instead.
+REMOVED_KEYS = {
+    "data.shuffle_buffer": "the crop plan shuffles the files itself; delete the key",
+}
+
+
 class RecipeError(Exception):
     """A recipe that cannot be used; the message names the key."""
 
@@ -56,6 +61,9 @@ class RecipeError(Exception):
 def _merge(base, override, where=""):
     out = dict(base)
     for key, value in (override or {}).items():
+        if f"{where}{key}" in REMOVED_KEYS:
+            raise RecipeError(f"recipe key {where}{key} is no longer used: "
+                              f"{REMOVED_KEYS[where + key]}")
         if key not in base:
             raise RecipeError(f"unknown recipe key {where}{key!r}; known: {', '.join(sorted(base))}")
         if isinstance(base[key], dict) and isinstance(value, dict) and key != "model":

@@ -86,7 +86,7 @@ class VQScoreValidation(keras.callbacks.Callback):
         if self.waveforms is not None:
             return self.waveforms, self.labels
         if isinstance(self.data, (str, os.PathLike)):
-            from vqkeras.data.noisy_set import load_noisy_set
+            from vqkeras.data.noisy_set_loader import load_noisy_set
 
             rows = load_noisy_set(self.data, load_audio=False)
             if rows and self.label not in rows[0]:
