@@ -1,4 +1,7 @@
 """The numpy input pipeline (CropDataset) and its agreement with tf.data."""
+import os
+import threading
+
 import keras
 import numpy as np
 import pytest
@@ -97,6 +100,46 @@ def test_workers_give_the_same_batches(processes, transform):
             assert all(np.array_equal(x[k], y[k]) for k in keys)
     finally:
         pooled.close()
+
+
+_MAIN_PID = os.getpid()
+
+
+def _broken(batch, rng):
+    # Fails in workers only (the training process makes batch 0 itself to
+    # lay out the shared memory).
+    if os.getpid() != _MAIN_PID or threading.current_thread() is not threading.main_thread():
+        raise ValueError("transform failed on purpose")
+    return batch
+
+
+@pytest.mark.parametrize("processes", [True, False])
+def test_an_error_in_a_worker_is_raised_by_the_batch_that_needed_it(processes):
+    ds = CropDataset(_store(), batch_size=2, crop_seconds=0.05, steps_per_epoch=3,
+                     transform=_broken, workers=2, use_multiprocessing=processes)
+    try:
+        with pytest.raises(ValueError, match="on purpose") as info:
+            ds[1]
+        if processes:  # the worker's traceback comes along as the cause
+            assert "_broken" in str(info.value.__cause__)
+    finally:
+        ds.close()
+
+
+def test_workers_start_again_after_close():
+    store = _store()
+    ds = CropDataset(store, batch_size=2, crop_seconds=0.05, steps_per_epoch=3, workers=2)
+    ds.close()  # never started: nothing to do
+    try:
+        first = ds[0]
+        pids = [p.pid for p in ds._pool.procs]
+        ds.close()
+        ds.close()
+        assert ds._pool is None
+        assert _same(ds[0], first) and _same(ds[2], ds.batch(2))
+        assert not {p.pid for p in ds._pool.procs} & set(pids)  # new workers
+    finally:
+        ds.close()
 
 
 class _Recorder(keras.Model):

@@ -57,4 +57,9 @@ class SharedBatchSlots:
                                            [view.copy() for view in self._views(slot)])
 
     def close(self):
-        self.buffer.close()
+        try:
+            self.buffer.close()
+        except BufferError:
+            # An array still views the mapping (a traceback holding a
+            # frame, say): it is unmapped when the last view goes.
+            pass
