@@ -15,7 +15,7 @@
 #    the loss fell; TensorFlow is blocked for every Keras process.
 # 3. A table with each backend's step time over the peer's.
 # 4. With TRAIN_SECONDS > 0: the given recipes are trained side by side for
-#    that long by bench/gpu_ranking_train.sh (torch backend, numpy pipeline);
+#    that long by bench/gpu_ranking_train.sh (JAX backend, numpy pipeline);
 #    weights-only copies of their checkpoints come back in $OUT as tar parts.
 # GPU_CHECK_QUICK=1 leaves out the torch.compile peer and the pipeline rates.
 # $OUT ends with gpu_check.jsonl, summary.txt, logs.tar.gz and the parts.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 10 training on a lent GPU (torch, numpy pipeline, no TensorFlow).
+# Ranking-recipe training on a lent GPU (JAX unless KERAS_BACKEND says otherwise, numpy pipeline, no TensorFlow).
 # Here first: bash bench/gpu_prepare.sh (wheels + .gpudata). There (device run, carry
 # [".whl", ".gpudata"]):  bash bench/gpu_ranking_train.sh SECONDS RECIPE...
 # Trains the recipes side by side for SECONDS (then killed; periodic checkpoints are
@@ -12,19 +12,21 @@ mkdir -p "$OUT"
 LOGS=${LOGS:-$OUT}  # gpu_check.sh keeps logs apart: at most 8 files come back from $OUT
 mkdir -p "$LOGS"
 seconds=$1; shift
-export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=${KERAS_BACKEND:-jax}
+# runs side by side share the GPU: JAX must not take most of its memory up front
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 # one BLAS/OpenMP thread per process: the pipeline workers are processes
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl || exit 1
-# (that machine has no TensorFlow: vqkeras runs there on torch alone)
+# (that machine has no TensorFlow: vqkeras runs there on JAX or torch)
 export PYTHONPATH=/tmp/site:$PWD
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 pids=()
 for recipe in "$@"; do
   name=$(basename "$recipe" .yaml)
   mkdir -p "runs/gpu/$name"
-  (KERAS_BACKEND=torch timeout -s KILL "$seconds" python3 -m vqkeras.cli.main train "$recipe" \
+  (timeout -s KILL "$seconds" python3 -m vqkeras.cli.main train "$recipe" \
      -o "runs/gpu/$name" > "$LOGS/train_$name.log" 2>&1) &
   pids+=($!)
 done
@@ -35,7 +37,7 @@ for recipe in "$@"; do
   tail -c 3000 "$LOGS/train_$name.log"
   mkdir -p "/tmp/slim/$name"
   cp "runs/gpu/$name/history.csv" "/tmp/slim/$name/" 2>/dev/null
-  KERAS_BACKEND=torch python3 - "runs/gpu/$name" "/tmp/slim/$name" <<'PY'
+  python3 - "runs/gpu/$name" "/tmp/slim/$name" <<'PY'
 import glob, os, sys
 from vqkeras.api import load_model
 src, dst = sys.argv[1], sys.argv[2]

@@ -11,12 +11,17 @@ updates the codebook and enters the reconstruction loss.
 Before degrading, each clean crop can be speed-perturbed and given a
 vocal-tract-length warp (`vqkeras.data.clean_augment.CleanAugment`): more
 speakers, still clean speech.
+
+The random draws (kind, severity, then the kind's own draws, crop after
+crop and copy after copy) are those of degrading each crop with
+`degradations.degrade`; the signal processing and the distances run over
+the whole batch (`render_degradations`, `loudness_distances`).
 """
 import numpy as np
 
 from vqkeras.data.clean_augment import CleanAugment
-from vqkeras.data.degradations import KINDS, degrade
-from vqkeras.data.perceptual_distance import loudness_distance, ranking_margin
+from vqkeras.data.degradations import KINDS, draw_degradation, render_degradations
+from vqkeras.data.perceptual_distance import band_powers, loudness_distances, ranking_margins
 
 
 class RankingPairs:
@@ -61,29 +66,51 @@ class RankingPairs:
         self.margin_scale = float(margin_scale)
         self.augment = CleanAugment(speed_range, vtlp_range)
 
+    def draw(self, clean, lengths, rng):
+        """The degradations of a batch of clean crops, copy after copy and
+        crop after crop: for each, its kind, its severity, then the kind's
+        own draws (`degradations.draw_degradation`), all from `rng`.
+
+        Args:
+            clean: float32 [B, S], zero beyond each length.
+            lengths: int [B].
+            rng: `numpy.random.Generator`.
+
+        Returns:
+            list of B * copies `degradations.Draw` (copy 1 of every crop,
+            then copy 2, ...).
+        """
+        lengths = np.asarray(lengths, np.int64)
+        size = clean.shape[0]
+        energy = np.einsum("ij,ij->i", clean, clean).astype(np.float64)
+        silent = np.sqrt(energy / np.maximum(lengths, 1)) < 1e-7
+        crops = [clean[j, :lengths[j]] for j in range(size)]
+        draws = []
+        for _ in range(self.copies):
+            for i in range(size):
+                kind = self.kinds[int(rng.integers(len(self.kinds)))]
+                severity = float(rng.uniform(*self.severity_range))
+                others = crops[:i] + crops[i + 1:] if kind == "babble" else None
+                draws.append(draw_degradation(kind, severity, lengths[i], rng, others=others,
+                                              silent=silent[i]))
+        return draws
+
     def __call__(self, batch, rng):
         perturbed = self.augment(batch, rng)
         clean = perturbed["waveform"]
         clean_len = perturbed["length"].astype(np.int64)
         size = clean.shape[0]
-        out_waves = [clean]
-        out_len = [clean_len]
-        margins = np.zeros((size, self.copies), np.float32)
-        others = [clean[j, :clean_len[j]] for j in range(size)]
-        for c in range(self.copies):
-            block = np.zeros_like(clean)
-            for i in range(size):
-                n = int(clean_len[i])
-                kind = self.kinds[int(rng.integers(len(self.kinds)))]
-                severity = float(rng.uniform(*self.severity_range))
-                pool = others[:i] + others[i + 1:]
-                block[i, :n] = degrade(clean[i, :n], kind, severity, rng, others=pool)
-                distance = loudness_distance(clean[i, :n], block[i, :n])
-                margins[i, c] = ranking_margin(distance, self.max_margin, self.margin_scale)
-            out_waves.append(block)
-            out_len.append(clean_len)
+        draws = self.draw(clean, clean_len, rng)
+        waveform = np.empty((size * (1 + self.copies), clean.shape[1]), np.float32)
+        waveform[:size] = clean
+        rows = np.tile(clean, (self.copies, 1))
+        lengths = np.tile(clean_len, self.copies)
+        damaged = render_degradations(rows, lengths, draws, out=waveform[size:])
+        distances = loudness_distances(clean, damaged, lengths, clean_power=band_powers(clean),
+                                       clean_index=np.tile(np.arange(size), self.copies))
+        margins = ranking_margins(distances, self.max_margin, self.margin_scale)
         result = dict(batch)
-        result["waveform"] = np.concatenate(out_waves, axis=0)
-        result["length"] = np.concatenate(out_len, axis=0).astype(np.int32)
-        result["margin"] = margins
+        result["waveform"] = waveform
+        result["length"] = np.tile(clean_len, 1 + self.copies).astype(np.int32)
+        result["margin"] = margins.reshape(self.copies, size).T.copy()
         return result

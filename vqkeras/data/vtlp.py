@@ -12,9 +12,20 @@ along with the spectrum, so the output is 1-2 dB quieter than the input at
 alpha = 0.9 or 1.1; the training pipeline's random gain makes that moot.
 """
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 FRAME = 512
 HOP = 128
+
+
+def _overlap_add(frames):
+    """Frames [count, FRAME] overlap-added at HOP -> [HOP * (count - 1) + FRAME]."""
+    count = frames.shape[0]
+    parts = FRAME // HOP
+    out = np.zeros((count + parts - 1, HOP))
+    for q in range(parts):
+        out[q:q + count] += frames[:, q * HOP:(q + 1) * HOP]
+    return out.reshape(-1)
 
 
 def _warp_sources(alpha, bins, boundary=0.8):
@@ -59,15 +70,16 @@ def vtlp(waveform, alpha):
     Returns:
         float32 array of the same length, peak-limited to 1.
     """
+    from scipy import fft
+
     x = np.asarray(waveform, np.float64)
     if abs(alpha - 1.0) < 1e-6 or x.size < FRAME:
         return x.astype(np.float32)
     window = np.hanning(FRAME + 1)[:-1]
     pad = FRAME
     padded = np.pad(x, (pad, pad + HOP))
-    starts = np.arange(0, padded.size - FRAME + 1, HOP)
-    frames = np.stack([padded[s:s + FRAME] for s in starts]) * window
-    spec = np.fft.rfft(frames, axis=1)
+    frames = sliding_window_view(padded, FRAME)[::HOP] * window
+    spec = fft.rfft(frames, axis=1)
     bins = spec.shape[1]
     src = _warp_sources(float(alpha), bins)
     lo = np.floor(src).astype(np.int64)
@@ -85,7 +97,7 @@ def vtlp(waveform, alpha):
     centre = 2.0 * np.pi * HOP * np.arange(bins) / FRAME
     phase = np.angle(spec)
     advance = np.diff(phase, axis=0) - centre
-    advance = centre + (advance + np.pi) % (2.0 * np.pi) - np.pi
+    advance = centre + advance - (2.0 * np.pi) * np.floor((advance + np.pi) / (2.0 * np.pi))
     ratio = np.where(src > 0, np.arange(bins) / np.maximum(src, 1e-9), float(alpha))
     vocoder = np.empty_like(warped_mag)
     vocoder[0] = phase[0, nearest]
@@ -94,12 +106,12 @@ def vtlp(waveform, alpha):
     rows = np.arange(warped_mag.shape[0])[:, None]
     src_phase = phase[:, nearest]
     out_phase = vocoder[rows, peak] + src_phase - src_phase[rows, peak]
-    out_frames = np.fft.irfft(warped_mag * np.exp(1j * out_phase), n=FRAME, axis=1) * window
-    y = np.zeros(padded.size)
-    norm = np.zeros(padded.size)
-    for s, frame in zip(starts, out_frames):
-        y[s:s + FRAME] += frame
-        norm[s:s + FRAME] += window ** 2
+    out_spec = np.empty(warped_mag.shape, np.complex128)
+    out_spec.real = warped_mag * np.cos(out_phase)
+    out_spec.imag = warped_mag * np.sin(out_phase)
+    out_frames = fft.irfft(out_spec, n=FRAME, axis=1) * window
+    y = _overlap_add(out_frames)
+    norm = _overlap_add(np.broadcast_to(window ** 2, out_frames.shape))
     y = y[pad:pad + x.size] / np.maximum(norm[pad:pad + x.size], 1e-8)
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > 1.0:
