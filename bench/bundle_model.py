@@ -46,6 +46,9 @@ def main():
     atomic_save(fresh, out)
     print(f"{out}: {os.path.getsize(out) / 1e6:.1f} MB from {src}"
           + (f" with {overrides}" if overrides else ""))
+    if getattr(fresh, "task", None) == "qe" and fresh.calibration is None:
+        print("it carries no calibration: calibrate it on the held-out speakers with\n"
+              f"    python bench/calibration_quality.py --model {out} --write {out}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def test_score_folder_writes_contract_columns_and_error_rows(tmp_path, corpus, c
     code = main(["score", str(corpus), "--model", model, "--output", str(out), "--quiet"])
     assert code == 1  # two unreadable files
     rows = read_csv(out)
-    assert list(rows[0].keys()) == ["path", "vqscore", "duration_s", "sample_rate", "error"]
+    assert list(rows[0].keys()) == ["path", "vqscore", "duration_s", "sample_rate", "error",
+                                    "clean_percentile", "equivalent_snr_db"]
     by_name = {os.path.basename(r["path"]): r for r in rows}
     assert set(by_name) == {"a.wav", "b.flac", "c_stereo_44k.wav", "broken.wav", "empty.wav"}
     for name in ("a.wav", "b.flac", "c_stereo_44k.wav"):
@@ -47,7 +48,7 @@ def test_score_folder_writes_contract_columns_and_error_rows(tmp_path, corpus, c
     assert abs(float(by_name["c_stereo_44k.wav"]["duration_s"]) - 0.8) < 0.01
     for name in ("broken.wav", "empty.wav"):
         assert by_name[name]["vqscore"] == ""
-        assert name in by_name[name]["error"]
+        assert by_name[name]["error"] and name not in by_name[name]["error"]
 
 
 def test_score_edge_cases_get_scores_or_error_rows(tmp_path, capsys):
@@ -411,3 +412,170 @@ def test_train_names_the_recipe_key_when_data_is_missing_and_data_flag_fixes_it(
     assert "data.split" in capsys.readouterr().err
     assert main(["train", str(recipe), "--quiet", "--data", f"data.train={data}"]) == 0
     assert (tmp_path / "run" / "model_0000001.keras").exists()
+
+
+def test_score_help_names_manifests_their_folder_the_partial_file_and_segment_starts(capsys):
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ".csv manifests with a `path` column" in text
+    assert "relative paths are taken from the manifest's own folder" in text
+    assert "FILE.json.partial" in text and "JSON Lines" in text
+    assert "segment_start_s" in text and "merged into the segment before it" in text
+
+
+def test_interrupted_score_names_the_file_that_holds_the_rows(tmp_path, corpus, capsys,
+                                                              monkeypatch):
+    import vqkeras.scoring
+    from vqkeras.cli.score_output import ScoreWriter
+
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
+    real = vqkeras.scoring.iter_scores
+
+    def one_row_then_ctrl_c(*args, **kwargs):
+        for item in real(*args, **kwargs):
+            yield item
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(vqkeras.scoring, "iter_scores", one_row_then_ctrl_c)
+    out = tmp_path / "scores.json"
+    files = [str(corpus / "a.wav"), str(corpus / "sub" / "b.flac")]
+    assert main(["score", *files, "--model", model, "-o", str(out), "-q"]) == 130
+    err = capsys.readouterr().err
+    assert f"the rows scored so far are in {out};" in err and "--resume" in err
+    assert len(json.loads(out.read_text())) == 1
+    # a second Ctrl-C while the output is rewritten: the JSON Lines stream stays
+    out.unlink()
+    monkeypatch.setattr(ScoreWriter, "finish", lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    assert main(["score", *files, "--model", model, "-o", str(out), "-q"]) == 130
+    err = capsys.readouterr().err
+    assert f"the rows scored so far are in {out}.partial (JSON Lines)" in err
+    assert not out.exists() and len((tmp_path / "scores.json.partial").read_text().splitlines()) == 1
+
+
+def test_segments_come_with_their_start_times_and_a_tail_under_one_frame_joins_the_last(
+        tmp_path, capsys):
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
+    path = tmp_path / "a.wav"
+    sf.write(path, synth_speech(1.1, seed=4)[:16200], 16000)  # 200 samples past 1.0 s
+    out = tmp_path / "s.json"
+    assert main(["score", str(path), "--model", model, "-o", str(out), "--segment", "0.5",
+                 "--frames", "-q"]) == 0
+    row = json.loads(out.read_text())[0]
+    assert row["segment_start_s"] == [0.0, 0.5]  # the 200-sample tail is no segment of its own
+    frames = np.array(row["frame_scores"])
+    centres = np.arange(len(frames)) * 256
+    assert centres[-1] >= 16000  # frames past 1.0 s exist, and are counted in the last segment
+    np.testing.assert_allclose(row["segments"], [frames[centres < 8000].mean(),
+                                                 frames[centres >= 8000].mean()], atol=1e-5)
+    # a tail of at least one frame stays a segment; CSV lists the starts too
+    sf.write(path, synth_speech(1.1, seed=6), 16000)
+    csv_out = tmp_path / "s.csv"
+    assert main(["score", str(path), "--model", model, "-o", str(csv_out), "--segment", "0.5",
+                 "-q"]) == 0
+    row = read_csv(csv_out)[0]
+    assert row["segment_start_s"] == "0;0.5;1" and len(row["segments"].split(";")) == 3
+
+
+def test_json_records_of_scored_and_failed_files_list_the_same_keys_in_column_order(
+        tmp_path, corpus):
+    from vqkeras.score_rows import columns
+
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
+    for segment in ([], ["--segment", "0.5"]):
+        out = tmp_path / "all.json"
+        assert main(["score", str(corpus), "--model", model, "-o", str(out), "-q",
+                     *segment]) == 1
+        rows = json.loads(out.read_text())
+        assert {bool(r["error"]) for r in rows} == {True, False}
+        for r in rows:
+            assert list(r) == columns(segments=bool(segment)), r["path"]
+
+
+def test_error_column_gives_the_reason_without_repeating_the_path(tmp_path, corpus, capsys):
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
+    sf.write(corpus / "silence.wav", np.zeros(8000, "float32"), 16000)
+    out = tmp_path / "scores.csv"
+    missing = str(tmp_path / "nothing_*.wav")
+    assert main(["score", str(corpus), missing, "--model", model, "-o", str(out), "-q"]) == 1
+    errors = {os.path.basename(r["path"]): r["error"] for r in read_csv(out) if r["error"]}
+    assert set(errors) == {"broken.wav", "empty.wav", "silence.wav", "nothing_*.wav"}
+    for name, error in errors.items():
+        assert name not in error and "/" not in error, error
+    assert errors["empty.wav"].startswith("cannot read audio")
+    assert errors["silence.wav"].startswith("no speech signal")
+    assert errors["nothing_*.wav"] == "no such file, folder or matching glob"
+
+
+def test_export_takes_the_bundled_models_by_name(tmp_path, monkeypatch, capsys):
+    import vqkeras.export
+    from vqkeras.tasks import ENHANCEMENT, QUALITY_ESTIMATION
+
+    exported = []
+    monkeypatch.setattr(vqkeras.export, "export_savedmodel",
+                        lambda model, out, **kwargs: exported.append(model) or out)
+    for name, task in (("vqscore-default", QUALITY_ESTIMATION),
+                       ("enhancer-default.keras", ENHANCEMENT)):
+        assert main(["export", name, "-o", str(tmp_path / name / "1"), "-q"]) == 0
+        assert exported[-1] == task.bundled_path
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "vqscore-default" in capsys.readouterr().out
+    # a file of that name in the working folder is still what it names
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    (tmp_path / "cwd" / "vqscore-default").write_bytes(b"")
+    assert main(["export", "vqscore-default", "-o", str(tmp_path / "x" / "1"), "-q"]) == 0
+    assert exported[-1] == "vqscore-default"
+
+
+def test_enhance_float_flag_is_accepted_but_not_advertised(tmp_path, corpus, capsys):
+    with pytest.raises(SystemExit):
+        main(["enhance", "--help"])
+    assert "--float" not in capsys.readouterr().out
+    model = tiny_saved_model(tmp_path, "enhancer-tiny")
+    out = tmp_path / "out"
+    assert main(["enhance", str(corpus / "a.wav"), "-o", str(out), "--model", model,
+                 "--float", "-q"]) == 0
+    assert sf.info(out / "a.wav").subtype == "FLOAT"
+
+
+PIPE_SCRIPT = r"""
+import os, sys
+import vqkeras.scoring as scoring
+real = scoring.score_batch
+def counted(model, batch, *args, **kwargs):
+    with open(os.environ["SCORED_LOG"], "a") as f:
+        f.write(f"{len(batch)}\n")
+    return real(model, batch, *args, **kwargs)
+scoring.score_batch = counted
+from vqkeras.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_score_into_a_closed_pipe_stops_scoring(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    model = tiny_saved_model(tmp_path, "vqscore-tiny")
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(30):  # the first file is the longest: its row is ready last
+        sf.write(folder / f"f{i:02d}.wav", synth_speech(0.5 + 0.05 * (29 - i), seed=i), 16000)
+    log = tmp_path / "scored.log"
+    env = dict(os.environ, SCORED_LOG=str(log), PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", PIPE_SCRIPT, "score", str(folder),
+                             "--model", model, "--batch-size", "2", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    header = proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert header.startswith(b"path,vqscore,")
+    scored = sum(int(n) for n in log.read_text().split()) if log.exists() else 0
+    assert scored <= 4, scored  # not the 30 files nobody reads
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -89,3 +89,50 @@ def test_cli_rows_for_silence_and_short_files_alone_and_in_a_folder(tmp_path, qe
         alone = tmp_path / f"{name}.csv"
         assert main(["score", str(root / name), "--model", qe_model, "-o", str(alone), "-q"]) == 0
         assert abs(float(read_csv(alone)[0]["vqscore"]) - float(rows[name]["vqscore"])) < 2e-6
+
+
+@pytest.fixture(scope="module")
+def se_model(tmp_path_factory):
+    return tiny_saved_model(tmp_path_factory.mktemp("se_model"), "enhancer-tiny")
+
+
+def test_enhance_copies_what_score_refuses_through_unchanged_with_a_note(tmp_path, se_model,
+                                                                         capsys):
+    root = tmp_path / "edge"
+    root.mkdir()
+    speech = synth_speech(1.0, seed=7)
+    sf.write(root / "a_speech.wav", speech, 16000)
+    sf.write(root / "b_silence.wav", np.zeros(16000, "float32"), 16000)
+    sf.write(root / "c_10ms.wav", speech[:160], 16000)
+    sf.write(root / "d_10ms_8k.wav", speech[:80], 8000)  # resampled to 160 samples, still short
+    out = tmp_path / "out"
+    assert main(["enhance", str(root), "-o", str(out), "--model", se_model]) == 0
+    err = capsys.readouterr().err
+    assert f"{root / 'b_silence.wav'}: copied unchanged (no speech signal" in err
+    assert f"{root / 'c_10ms.wav'}: copied unchanged (shorter than one analysis frame" in err
+    assert f"{root / 'd_10ms_8k.wav'}: copied unchanged (shorter than one analysis frame" in err
+    assert "enhanced 1 file(s)" in err and "3 copied unchanged" in err and "failed" not in err
+    from vqkeras.audio import read_audio
+
+    for name in ("b_silence.wav", "c_10ms.wav", "d_10ms_8k.wav"):
+        got, rate = sf.read(out / name, dtype="float32")
+        assert rate == 16000
+        np.testing.assert_array_equal(got, read_audio(root / name)[0])
+    enhanced, _ = sf.read(out / "a_speech.wav", dtype="float32")
+    assert len(enhanced) == 16000 and not np.array_equal(enhanced, speech)
+
+
+def test_api_enhance_returns_what_score_refuses_unchanged(se_model):
+    from vqkeras.api import enhance
+
+    speech = synth_speech(1.0, seed=8)
+    silence = np.zeros(12000, "float32")
+    dc = np.full(9000, 0.3, "float32")
+    short = speech[:160]
+    out = enhance([speech, silence, short, dc], model=se_model)
+    for given, got in zip((silence, short, dc), out[1:]):
+        np.testing.assert_array_equal(got, given)
+        assert got.dtype == np.float32 and got is not given
+    alone = enhance(speech, model=se_model)[0]
+    np.testing.assert_allclose(out[0], alone, atol=1e-5)
+    assert not np.array_equal(out[0], speech)

@@ -42,3 +42,27 @@ def test_api_prints_no_start_up_noise_or_retracing_but_keeps_real_warnings(tmp_p
     for noise in NOISE:
         assert noise not in proc.stderr, (noise, proc.stderr)
     assert "a real warning from the user's code" in proc.stderr
+
+
+SAVE_SCRIPT = r"""
+import sys
+import vqkeras
+model = vqkeras.load_model(sys.argv[1])
+model.save(sys.argv[2] + "/again.keras")
+vqkeras.load_model(sys.argv[2] + "/again.keras")
+vqkeras.build_from_preset("vqscore-tiny").save(sys.argv[2] + "/built.keras")
+print("done")
+"""
+
+
+def test_saving_and_loading_models_through_the_api_prints_no_tensorflow_start_up_lines(tmp_path):
+    """Under JAX and torch, Keras imports TensorFlow (when installed) the
+    first time `model.save` or `load_model` checks for it."""
+    qe = tiny_saved_model(tmp_path, "vqscore-tiny")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = ROOT
+    proc = subprocess.run([sys.executable, "-c", SAVE_SCRIPT, qe, str(tmp_path)], env=env,
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    assert proc.stdout.strip() == "done", proc.stderr
+    for noise in NOISE + ("cuda", "oneDNN"):
+        assert noise not in proc.stderr, (noise, proc.stderr)

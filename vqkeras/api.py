@@ -188,6 +188,49 @@ def score(inputs, model=None, variant="cos_z", batch_size=16, return_errors=Fals
     return (scores, errors) if return_errors else scores
 
 
+_TOLD_UNCALIBRATED = set()
+
+
+def score_table(inputs, model=None, batch_size=16):
+    """Scores with the calibrated columns: one dict per input with `input`
+    (its path, or its position for a waveform), `vqscore` (NaN without a
+    score), `clean_percentile` and `equivalent_snr_db` (None without a
+    score or when the model carries no calibration; see
+    `vqkeras.calibration` and docs/calibration.md) and `error` ("" when
+    scored). Unreadable files get an error instead of raising.
+
+    A model without a calibration gives the same scores as `score` and one
+    warning (per model) saying why the calibrated values are None.
+
+    Args:
+        inputs: a path, a waveform, or a list of either.
+        model: a loaded `VQScoreModel`, a path to one, or None for the
+            bundled default model.
+        batch_size: items per padded batch.
+
+    Returns:
+        A list of dicts, one per input, in input order.
+    """
+    from vqkeras.calibration import NO_CALIBRATION_NOTE, columns_for, of_model
+
+    model = _model_for(model, QUALITY_ESTIMATION.name)
+    single = isinstance(inputs, (str, os.PathLike)) or (
+        isinstance(inputs, np.ndarray) and inputs.ndim == 1)
+    items = [inputs] if single else list(inputs)
+    scores, errors = score(items, model=model, batch_size=batch_size, return_errors=True)
+    calibration = of_model(model)
+    if calibration is None and id(model) not in _TOLD_UNCALIBRATED:
+        import warnings
+
+        _TOLD_UNCALIBRATED.add(id(model))
+        warnings.warn(NO_CALIBRATION_NOTE, stacklevel=2)
+    return [{"input": os.fspath(item) if isinstance(item, (str, os.PathLike)) else k,
+             "vqscore": value,
+             **columns_for(calibration, None if errors[k] else value),
+             "error": errors[k]}
+            for k, (item, value) in enumerate(zip(items, scores))]
+
+
 def enhance(inputs, model=None, batch_size=4, resynthesis=None, chunk_threshold_s=None):
     """Enhanced versions of waveforms or audio files: 16 kHz float32 arrays,
     each as long as its input.
@@ -197,6 +240,9 @@ def enhance(inputs, model=None, batch_size=4, resynthesis=None, chunk_threshold_
     padded batches, inputs longer than `chunk_threshold_s` are enhanced in
     overlapping windows (memory stays bounded on long recordings), and a
     file recorded below 16 kHz keeps nothing above its Nyquist frequency.
+    An input that `score` gives no score (shorter than one 512-sample
+    analysis frame, or without a speech signal; see `vqkeras.signal_check`)
+    is returned unchanged (at 16 kHz), as `vqkeras enhance` copies it.
 
     Args:
         inputs: a path, a waveform (1-D, 16 kHz), or a list of either.

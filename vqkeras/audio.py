@@ -28,7 +28,8 @@ def read_audio(path, sample_rate=SAMPLE_RATE, resample=True):
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as err:  # libsndfile's messages vary by format
-        reason = str(err).split("\n")[0]
+        # libsndfile's "Error opening 'PATH': " would name the file a second time
+        reason = str(err).split("\n")[0].replace(f"Error opening {path!r}: ", "")
         if not os.path.exists(path):
             reason = "no such file"
         elif os.path.isdir(path):

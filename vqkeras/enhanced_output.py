@@ -7,6 +7,8 @@
   clip is scaled down to full scale instead, with a note (`pcm16_ready`).
 - Each file is written to a temporary name and renamed
   (`vqkeras.audio.write_audio`), so a killed run leaves no partial wav.
+- An input that cannot be judged (shorter than one analysis frame, no
+  speech signal; `vqkeras.signal_check`) is written unchanged, at 16 kHz.
 - One result dict per input (`result`) says what happened to it.
 """
 import numpy as np
@@ -51,9 +53,11 @@ def write_output(dst, wave, subtype=FLOAT, note=None):
     write_audio(dst, wave, subtype=subtype)
 
 
-def result(src, dst, error="", kept=False, notes=(), duration_s=None):
+def result(src, dst, error="", kept=False, notes=(), duration_s=None, unchanged=""):
     """What happened to one input: its path, its output, `error` ("" when
     the output was written or kept), whether a complete earlier output was
-    `kept`, `notes` (e.g. PCM16 scaling) and the input's `duration_s`."""
+    `kept`, `notes` (e.g. PCM16 scaling), the input's `duration_s`, and
+    `unchanged`: "" when the output was enhanced, or why the input was
+    written unchanged instead (too short, no speech signal)."""
     return {"path": src, "output": dst, "error": error, "kept": kept, "notes": list(notes),
-            "duration_s": duration_s}
+            "duration_s": duration_s, "unchanged": unchanged}

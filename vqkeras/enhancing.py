@@ -10,6 +10,10 @@ engine.
   file would need tens of GB (see `bench/long_file_memory.py`).
 - A file recorded below 16 kHz keeps nothing above its own Nyquist
   frequency (`limit_to_input_band`).
+- A waveform that `vqkeras score` would refuse (shorter than one analysis
+  frame, or no speech signal: the rule of `vqkeras.signal_check`) is not
+  enhanced: it comes back unchanged, and `problems` says why. The
+  exported SavedModel does the same (its `problem` output).
 - Files (`iter_enhanced_files`) are read in groups, enhanced as above and
   written by the output rules of `vqkeras.enhanced_output`.
 
@@ -86,9 +90,11 @@ def limit_to_input_band(waveform, input_rate, transition=0.05):
 
 
 def enhance_many(model, waveforms, batch_size=4, chunk_threshold_s=None, input_rates=None,
-                 enhance_batch=None):
+                 enhance_batch=None, problems=None):
     """Enhanced waveforms (16 kHz float32, each as long as its input), in
-    input order.
+    input order. A waveform shorter than one analysis frame or without a
+    speech signal (`vqkeras.signal_check.signal_problem`) is returned
+    unchanged (a copy), never run through the model.
 
     Args:
         model: a `VQEnhancerModel` (or any object `enhance_batch` runs).
@@ -104,13 +110,22 @@ def enhance_many(model, waveforms, batch_size=4, chunk_threshold_s=None, input_r
         enhance_batch: `(waveforms) -> enhanced` for one padded batch;
             defaults to running `model` (`vqkeras.inference`); an exported
             SavedModel passes its own runner.
+        problems: a list or None. When given, one entry per waveform is
+            appended: "" for a waveform that was enhanced, or why it was
+            returned unchanged (a `signal_problem` message).
     """
+    from vqkeras.signal_check import frame_length_of, signal_problem
+
     run = model_batches(model, enhance_batch)
     if chunk_threshold_s is None:
         chunk_threshold_s = CHUNK_THRESHOLD_S
     limit = chunk_threshold_s * SAMPLE_RATE if chunk_threshold_s else float("inf")
-    out = [None] * len(waveforms)
-    short = sorted((i for i, w in enumerate(waveforms) if len(w) <= limit),
+    frame_length = frame_length_of(model)
+    why = [signal_problem(w, frame_length) or "" for w in waveforms]
+    if problems is not None:
+        problems.extend(why)
+    out = [np.array(w, dtype=np.float32) if why[i] else None for i, w in enumerate(waveforms)]
+    short = sorted((i for i, w in enumerate(waveforms) if not why[i] and len(w) <= limit),
                    key=lambda i: len(waveforms[i]))
     for start in range(0, len(short), batch_size):
         idx = short[start:start + batch_size]
@@ -119,8 +134,9 @@ def enhance_many(model, waveforms, batch_size=4, chunk_threshold_s=None, input_r
     for i, w in enumerate(waveforms):
         if out[i] is None:
             out[i] = enhance_long(model, w, batch_size=batch_size, enhance_batch=run)
-    if input_rates is not None:  # inputs recorded below 16 kHz keep their band
-        out = [limit_to_input_band(e, r) for e, r in zip(out, input_rates)]
+    if input_rates is not None:  # enhanced inputs recorded below 16 kHz keep their band
+        out = [e if problem else limit_to_input_band(e, r)
+               for e, r, problem in zip(out, input_rates, why)]
     return out
 
 
@@ -135,6 +151,8 @@ def iter_enhanced_files(model, plan, batch_size=4, chunk_threshold_s=None, subty
     enhanced together by `enhance_many`. An unreadable input, a failed
     enhancement or a failed write gives its result an error; the run goes
     on. With `resume`, an input whose output is already complete is kept.
+    An input that cannot be judged (too short, no speech signal) is
+    written unchanged at 16 kHz; its result's `unchanged` says why.
     """
     from vqkeras.audio import AudioError, read_audio
     from vqkeras.enhanced_output import is_complete, result, write_output
@@ -156,18 +174,21 @@ def iter_enhanced_files(model, plan, batch_size=4, chunk_threshold_s=None, subty
             todo.append((src, dst))
         if not waves:
             continue
+        problems = []
         try:
             enhanced = enhance_many(model, waves, batch_size=batch_size,
-                                    chunk_threshold_s=chunk_threshold_s, input_rates=rates)
+                                    chunk_threshold_s=chunk_threshold_s, input_rates=rates,
+                                    problems=problems)
         except Exception as err:  # noqa: BLE001 - one result per file, the run goes on
             for src, dst in todo:
                 yield result(src, dst, f"{src}: enhancement failed ({type(err).__name__}: {err})")
             continue
-        for (src, dst), wave, e in zip(todo, waves, enhanced):
+        for (src, dst), wave, e, problem in zip(todo, waves, enhanced, problems):
             notes = []
             try:
                 write_output(dst, e, subtype, notes.append)
             except OSError as err:
                 yield result(src, dst, f"{dst}: cannot write ({err.strerror or err})")
                 continue
-            yield result(src, dst, notes=notes, duration_s=len(wave) / SAMPLE_RATE)
+            yield result(src, dst, notes=notes, duration_s=len(wave) / SAMPLE_RATE,
+                         unchanged=problem)

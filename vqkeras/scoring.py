@@ -4,8 +4,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from vqkeras.audio import SAMPLE_RATE, AudioError, read_audio
+from vqkeras.calibration import of_model
 from vqkeras.score_rows import error_row, read_row
-from vqkeras.signal_check import where_scorable
+from vqkeras.signal_check import frame_length_of, where_scorable
 
 # Files longer than this are scored alone; shorter ones share batches whose
 # padded size stays under MAX_BATCH_SAMPLES.
@@ -13,14 +14,27 @@ MAX_BATCHED_SECONDS = 30.0
 MAX_BATCH_SAMPLES = 16000 * 240
 
 
-def segment_means(scores, hop_length, segment_seconds, sample_rate=SAMPLE_RATE):
-    """Mean frame score per segment of `segment_seconds` (last one may be
-    shorter): frame t, centred at t * hop / rate seconds, belongs to segment
-    floor(t * hop / rate / segment_seconds)."""
+def segment_means(scores, hop_length, segment_seconds, sample_rate=SAMPLE_RATE,
+                  n_samples=None, min_tail=0):
+    """(starts, means): the start in seconds and the mean frame score of
+    each segment of `segment_seconds`. Frame t, centred on sample t * hop,
+    belongs to segment floor(t * hop / segment samples); a segment that
+    holds no frame centre is left out.
+
+    The last segment runs from its start to the end of the audio
+    (`n_samples`). When that piece is shorter than `min_tail` samples (one
+    analysis frame: a whole file that short gets no score) and another
+    segment comes before it, its frames are merged into that segment,
+    which then runs to the end."""
     scores = np.asarray(scores)
-    segment = (np.arange(len(scores)) * hop_length) // int(round(segment_seconds * sample_rate))
-    return [float(scores[segment == k].mean()) for k in range(int(segment[-1]) + 1)
-            if np.any(segment == k)]
+    size = int(round(segment_seconds * sample_rate))
+    segment = (np.arange(len(scores)) * hop_length) // size
+    last = int(segment[-1])
+    if n_samples is not None and last > 0 and n_samples - last * size < min_tail:
+        segment[segment == last] = last - 1
+    kept = [k for k in range(int(segment[-1]) + 1) if np.any(segment == k)]
+    return ([round(k * size / sample_rate, 6) for k in kept],
+            [float(scores[segment == k].mean()) for k in kept])
 
 
 def shard(items, spec):
@@ -135,20 +149,23 @@ def score_batch(model, batch, segment_seconds=None, frames=False, scorer=None):
         except Exception as err:  # e.g. out of memory on one huge file
             return [err] * len(waves)
 
+    calibration = of_model(model)  # None for an uncalibrated model or a SavedModel
     # The rule is decided in numpy before the model: the same alone and in any batch.
     judged = where_scorable(model, [x[1] for x in batch], run)
     rows = []
     for (path, wave, rate, _), (result, problem) in zip(batch, judged):
         if problem:
-            rows.append(read_row(path, wave, rate, None, f"{path}: {problem}"))
+            rows.append(read_row(path, wave, rate, None, problem))
         elif isinstance(result, Exception):
-            rows.append(read_row(path, wave, rate, None, f"{path}: scoring failed "
+            rows.append(read_row(path, wave, rate, None, "scoring failed "
                                                          f"({type(result).__name__}: {result})"))
         else:
             score, fs = result
-            row = read_row(path, wave, rate, score)
+            row = read_row(path, wave, rate, score, calibration=calibration)
             if segment_seconds:
-                row["segments"] = segment_means(fs, model.hop_length, segment_seconds)
+                row["segment_start_s"], row["segments"] = segment_means(
+                    fs, model.hop_length, segment_seconds, n_samples=len(wave),
+                    min_tail=frame_length_of(model))
             if frames:
                 row["frame_scores"] = [round(float(v), 6) for v in fs]
             rows.append(row)

@@ -73,6 +73,15 @@ def get_task(name):
                          f"{' or '.join(repr(n) for n in NAMES)}.") from None
 
 
+def bundled_named(name):
+    """The `Task` whose bundled default model is called `name`, with or
+    without `.keras` (`"vqscore-default"`, `"enhancer-default.keras"`), or None."""
+    if not isinstance(name, str):
+        return None
+    return next((t for t in TASKS.values()
+                 if name in (t.bundled_model, os.path.splitext(t.bundled_model)[0])), None)
+
+
 def task_of_class(class_name):
     """The `Task` whose models are of class `class_name`, or None."""
     return next((t for t in TASKS.values() if t.model_class == class_name), None)

@@ -146,7 +146,8 @@ def enhance_files(plan, model_path=None, resynthesis=None, batch_size=4, chunk_t
     Returns:
         One `vqkeras.enhanced_output.result` dict per pair in plan order:
         `path`, `output`, `error` (empty for a written or kept file),
-        `kept`, `notes`, `duration_s`.
+        `kept`, `notes`, `duration_s`, `unchanged` (why an input was
+        written unchanged, or "").
     """
     plan = [tuple(pair) for pair in plan]
     if not plan:

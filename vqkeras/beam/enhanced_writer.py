@@ -50,7 +50,8 @@ class WriteEnhanced(beam.DoFn):
     Elements are `PredictionResult`s of `VQKerasModelHandler` (task "se"),
     keyed by (input, output); an error message from
     enhancement, or a failed write, becomes the result's error and nothing
-    is written.
+    is written. An input passed through unchanged keeps its reason in the
+    result's `unchanged`.
 
     Args:
         subtype: `"FLOAT"` (32-bit float, lossless; the CLI's default) or
@@ -64,14 +65,15 @@ class WriteEnhanced(beam.DoFn):
 
     def process(self, prediction):
         src, dst = prediction.example[0], prediction.example[1]
-        wave = prediction.inference
-        if isinstance(wave, str):
-            yield result(src, dst, wave)
+        if isinstance(prediction.inference, str):
+            yield result(src, dst, prediction.inference)
             return
+        wave, unchanged = prediction.inference
         notes = []
         try:
             write_enhanced(dst, wave, self.subtype, notes.append)
         except Exception as err:
             yield result(src, dst, f"{dst}: cannot write ({type(err).__name__}: {err})")
             return
-        yield result(src, dst, notes=notes, duration_s=len(wave) / SAMPLE_RATE)
+        yield result(src, dst, notes=notes, duration_s=len(wave) / SAMPLE_RATE,
+                     unchanged=unchanged)

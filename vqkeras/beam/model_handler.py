@@ -24,8 +24,10 @@ class VQKerasModelHandler(ModelHandler):
     - task `"qe"`: `inference` is the item's result row, built by
       `vqkeras.scoring.score_batch` exactly as `vqkeras score` builds it
       (a failed batch gives error rows);
-    - task `"se"`: `inference` is the enhanced waveform (float32, 16 kHz,
-      the input's length), or an error message string.
+    - task `"se"`: `inference` is (waveform, unchanged): the enhanced
+      waveform (float32, 16 kHz, the input's length) and "", or the input
+      itself and why it was not enhanced (too short, no speech signal, as
+      `vqkeras.enhancing.enhance_many` decides); or an error message string.
 
     Args:
         model_path: `.keras` file or SavedModel folder; None for the bundled
@@ -95,10 +97,12 @@ class VQKerasModelHandler(ModelHandler):
         waves = [item[1] for item in batch]
         rates = [item[2] for item in batch]  # sub-16 kHz inputs keep their own band
         runner = model.enhance if isinstance(model, SavedModelRunner) else None
+        problems = []
         try:
-            return enhance_many(model, waves, batch_size=self.batch_size,
-                                chunk_threshold_s=self.chunk_threshold_s, input_rates=rates,
-                                enhance_batch=runner)
+            enhanced = enhance_many(model, waves, batch_size=self.batch_size,
+                                    chunk_threshold_s=self.chunk_threshold_s, input_rates=rates,
+                                    enhance_batch=runner, problems=problems)
+            return list(zip(enhanced, problems))
         except Exception as err:
             return [f"{item[0][0]}: enhancement failed ({type(err).__name__}: {err})" for item in batch]
 

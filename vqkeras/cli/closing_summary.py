@@ -23,8 +23,11 @@ def score_summary(args, scored, already, failed):
     return 1 if failed else 0
 
 
-def enhance_summary(args, enhanced, kept, failed):
-    """The closing line of `vqkeras enhance`; returns its exit code."""
+def enhance_summary(args, enhanced, kept, failed, copied=0):
+    """The closing line of `vqkeras enhance`; returns its exit code.
+    `copied` inputs were written unchanged (too short or silent to
+    enhance); they are no failure."""
     closing_summary(args, f"enhanced {enhanced} file(s) into {args.output_dir}",
-                    [(kept, f"{kept} already complete (--resume)"), (failed, f"{failed} failed")])
+                    [(copied, f"{copied} copied unchanged (too short or no speech signal)"),
+                     (kept, f"{kept} already complete (--resume)"), (failed, f"{failed} failed")])
     return 1 if failed else 0

@@ -11,11 +11,16 @@ would clip. Each file is written to a temporary name and renamed, so a
 killed run leaves no partial wav; existing outputs are refused unless
 --resume (keep complete ones, enhance the rest) or --force (overwrite).
 Inputs are never overwritten, and an OUTDIR inside an input folder is
-refused unless --force. Files longer than --chunk-threshold seconds are
-enhanced in overlapping 10 s windows (exact path below it). Exit code: 0 if
-every file was enhanced or already complete, 1 if some failed, 2 on usage
-errors.
+refused unless --force. An input that `vqkeras score` refuses (shorter
+than one 512-sample frame, or silent: loudest frame below -60 dBFS) is
+not enhanced: it is copied through unchanged as a 16 kHz wav, with a note
+naming it, and counted apart ("N copied unchanged"); this is no failure.
+Files longer than --chunk-threshold seconds are enhanced in overlapping
+10 s windows (exact path below it). Exit code: 0 if
+every file was enhanced, copied unchanged or already complete, 1 if some
+failed, 2 on usage errors.
 """
+import argparse
 import os
 
 from vqkeras.cli.engine_options import add_engine_arguments, check_engine_arguments
@@ -35,8 +40,8 @@ def add_arguments(p):
     p.add_argument("--pcm16", action="store_true",
                    help="write 16-bit PCM wavs; a file that would clip is scaled to full "
                         "scale, with a note (default: 32-bit float, lossless)")
-    p.add_argument("--float", dest="float32", action="store_true",
-                   help="write 32-bit float wavs (the default; kept for old scripts)")
+    # 32-bit float is the default; the flag is still accepted from old scripts
+    p.add_argument("--float", dest="float32", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--chunk-threshold", type=float, default=None, metavar="S",
                    help="chunk files longer than S seconds (default 20; 0 = never chunk)")
@@ -104,7 +109,7 @@ def report(args, results, total, errors=(), notes=()):
     if not args.quiet:
         for note in notes:
             progress.note(f"vqkeras enhance: {note}")
-    failed = enhanced = kept = 0
+    failed = enhanced = kept = copied = 0
     for _, message in errors:
         progress.note(f"vqkeras enhance: {message}")
         failed += 1
@@ -120,11 +125,16 @@ def report(args, results, total, errors=(), notes=()):
                 kept += 1
                 progress.update()
             else:
-                enhanced += 1
+                if r.get("unchanged"):
+                    progress.note(f"vqkeras enhance: {r['path']}: copied unchanged "
+                                  f"({r['unchanged']})")
+                    copied += 1
+                else:
+                    enhanced += 1
                 progress.update(1, r.get("duration_s") or 0.0)
     finally:
         progress.close()
-    return enhance_summary(args, enhanced, kept, failed)
+    return enhance_summary(args, enhanced, kept, failed, copied)
 
 
 def run(args):

@@ -1,9 +1,11 @@
 """Export a model as a TensorFlow SavedModel for TF Serving.
 
-Signatures: `serving_default` (inputs `waveform` float32 [batch, samples] at
-16 kHz and `length` int32 [batch]; output `vqscore` [batch] for a
-quality-estimation model, `enhanced` [batch, samples] for an enhancement
-model), `frame_scores` and `segment_scores`. For TF Serving, export into a
+MODEL is a `.keras` file or the name of a bundled default model
+(`vqscore-default`, `enhancer-default`). Signatures: `serving_default`
+(inputs `waveform` float32 [batch, samples] at 16 kHz and `length` int32
+[batch]; output `vqscore` [batch] for a quality-estimation model,
+`enhanced` [batch, samples] for an enhancement model), `frame_scores` and
+`segment_scores`. For TF Serving, export into a
 numeric version folder, e.g. `-o models/vqscore/1`. See docs/serving.md.
 """
 import os
@@ -32,7 +34,9 @@ def _check_writable(out_dir):
 
 
 def add_arguments(parser):
-    parser.add_argument("model", metavar="MODEL.keras", help="a .keras file written by vqkeras")
+    parser.add_argument("model", metavar="MODEL.keras",
+                        help="a .keras file written by vqkeras, or the name of a bundled model "
+                             "(vqscore-default, enhancer-default)")
     parser.add_argument("-o", "--output", required=True, metavar="SAVEDMODEL_DIR",
                         help="SavedModel directory to create (e.g. models/vqscore/1)")
     parser.add_argument("--force", action="store_true",
@@ -45,10 +49,15 @@ def add_arguments(parser):
 
 def run(args):
     from vqkeras.export import SIGNATURES, ExportError, export_savedmodel
+    from vqkeras.tasks import bundled_named
 
     _check_writable(args.output)
+    model = args.model
+    bundled = None if os.path.exists(model) else bundled_named(model)
+    if bundled is not None:
+        model = bundled.bundled_path
     try:
-        out_dir = export_savedmodel(args.model, args.output, force=args.force,
+        out_dir = export_savedmodel(model, args.output, force=args.force,
                                     segment_seconds=args.segment_seconds)
     except ExportError as err:
         raise UsageError(str(err)) from None

@@ -21,6 +21,8 @@ COMMANDS = {
     "evaluate": ("evaluate", "correlate scores with labels (LCC, SRCC, ...)"),
     "evaluate-enhancement": ("evaluate_enhancement", "PESQ/STOI/SI-SDR/DNSMOS of enhanced audio"),
     "codebook-report": ("codebook_report", "codebook usage histogram and perplexity"),
+    "calibrate": ("calibrate", "store clean_percentile / equivalent_snr_db calibration in a model"),
+    "report": ("report", "one self-contained HTML page about a scored corpus"),
 }
 
 
@@ -93,9 +95,19 @@ def main(argv=None):
 def _resume_hint(args):
     """How to continue an interrupted command, for those that can."""
     if args.command == "score":
-        if getattr(args, "output", None):
-            return "; rerun the same command with --resume to continue"
-        return "; with --output FILE, rerun with --resume to continue where it stopped"
+        output = getattr(args, "output", None)
+        if not output:
+            return "; with --output FILE, rerun with --resume to continue where it stopped"
+        # The output is rewritten when the run stops; its JSON Lines stream
+        # stays only when that rewrite was cut short too (a second Ctrl-C).
+        partial = output + ".partial"
+        if os.path.exists(partial):
+            where = f"; the rows scored so far are in {partial} (JSON Lines)"
+        elif os.path.exists(output):
+            where = f"; the rows scored so far are in {output}"
+        else:
+            where = ""
+        return f"{where}; rerun the same command with --resume to continue"
     if args.command == "enhance":
         return "; rerun the same command with --resume to continue"
     return ""

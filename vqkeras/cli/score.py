@@ -1,15 +1,20 @@
 """Score audio with VQScore (higher = cleaner, in [-1, 1]).
 
-PATHs are files, folders (searched recursively) or glob patterns, in any
-format libsndfile reads, any sample rate (resampled to 16 kHz), mono or
+PATHs are files, folders (searched recursively), glob patterns or .csv
+manifests with a `path` column (a manifest's relative paths are taken
+from the manifest's own folder, not the current one), in any format
+libsndfile reads, any sample rate (resampled to 16 kHz), mono or
 multichannel (averaged). Rows come out in input order (each argument's
-files sorted by path; --shard keeps that order). A file output is written
-as rows are computed, so an interrupted or killed run keeps what it scored,
-and is rewritten atomically in input order when the run ends; --resume
-skips files already complete in the output. Silent input (loudest frame
-below -60 dBFS) and input shorter than one 512-sample frame get an error
-row and no score. Exit code: 0 if every file scored, 1 if some failed, 2 on usage
-errors.
+files sorted by path, a manifest in its own order; --shard keeps that
+order). A file output is written as rows are computed, so an interrupted
+or killed run keeps what it scored, and is rewritten atomically in input
+order when the run ends (also on Ctrl-C). A JSON output is streamed as
+JSON Lines to FILE.json.partial until then, so a killed run leaves its
+rows there, not in FILE.json; --resume reads either and skips files
+already complete. Silent input (loudest frame below -60 dBFS) and input
+shorter than one 512-sample frame get an error row and no score. With
+stdout piped to a reader that stops early (`| head`), scoring stops too.
+Exit code: 0 if every file scored, 1 if some failed, 2 on usage errors.
 """
 import os
 import sys
@@ -22,17 +27,22 @@ from vqkeras.tasks import QUALITY_ESTIMATION
 
 
 def add_arguments(p):
-    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="audio files, folders, globs or .csv manifests with a path column")
     p.add_argument("--model", help="a .keras VQScore model (default: the bundled model)")
     p.add_argument("--output", "-o", help="write results to FILE.csv or FILE.json (default: CSV on stdout)")
     p.add_argument("--segment", type=float, metavar="S",
-                   help="also report one score per S-second segment")
+                   help="also report one score per S-second segment (column segments) and "
+                        "each segment's start in seconds (column segment_start_s); a last "
+                        "piece shorter than one 512-sample frame is merged into the "
+                        "segment before it")
     p.add_argument("--frames", action="store_true",
                    help="also report frame-level scores (JSON output only)")
     p.add_argument("--batch-size", type=int, default=16, help="files per padded batch (default 16)")
     p.add_argument("--resume", action="store_true",
-                   help="keep the complete rows already in --output and score only the "
-                        "other files (a row cut by a kill is scored again)")
+                   help="keep the complete rows already in --output (and, for JSON, in "
+                        "FILE.json.partial left by a killed run) and score only the other "
+                        "files (a row cut by a kill is scored again)")
     p.add_argument("--shard", metavar="I/N",
                    help="score only share I of N (deterministic split of the sorted file list; "
                         "rows keep the input order)")
@@ -101,6 +111,9 @@ def run(args):
             return beam_engine.score_sharded_with_beam(args, entries,
                                                        columns(segments=bool(args.segment)))
     model = None if beam else load_model_or_exit(args.model, QUALITY_ESTIMATION.name)
+    if not args.quiet:
+        from vqkeras.cli.calibrate import note_if_uncalibrated
+        note_if_uncalibrated(model, args.model)
     writer = ScoreWriter(args.output, args.resume, args.segment)
     order = [os.path.abspath(p) for p, _ in entries]
     failed = scored = already = 0
@@ -128,6 +141,7 @@ def run(args):
                                   segment_seconds=args.segment, frames=args.frames)
         for index, result in results:
             writer.add(todo_index[index], result)
+            writer.check_reader()
             if result["error"]:
                 failed += 1
             else:

@@ -5,6 +5,8 @@ import csv
 import io
 import json
 import os
+import select
+import stat
 import sys
 
 from vqkeras.score_rows import columns as score_columns
@@ -61,6 +63,30 @@ def _read_json_rows(path):
     return [r for r in rows if _complete(r)]
 
 
+def ordered(row, columns):
+    """`row` with its keys in the order of `columns` (a missing column as
+    None), then any other keys (e.g. `frame_scores`) as they were: JSON
+    records of scored and failed files list the same keys in one order."""
+    out = {k: row.get(k) for k in columns}
+    out.update((k, v) for k, v in row.items() if k not in out)
+    return out
+
+
+def reader_gone(f):
+    """Whether `f` is a pipe whose reader has closed it (`| head`), found
+    without writing to it: the pipe reports an error on poll. False where
+    that cannot be told (not a pipe, no poll)."""
+    try:
+        fd = f.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) or not hasattr(select, "poll"):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
 def _atomic_write(path, write):
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
                        f".{os.path.basename(path)}.tmp-{os.getpid()}")
@@ -80,9 +106,12 @@ class ScoreWriter:
     one flushed line per row; JSON: JSON Lines in `FILE.json.partial`), so a
     killed run keeps what it scored. When the run ends (also on Ctrl-C) the
     file is rewritten atomically with the rows in input order. On stdout,
-    rows are printed in input order as soon as every earlier row is done.
-    With `resume`, complete rows of an earlier run are kept (a row cut by a
-    kill is dropped and scored again)."""
+    rows are printed in input order as soon as every earlier row is done;
+    `check_reader` raises BrokenPipeError once the reader of a piped stdout
+    is gone, so the caller stops scoring rows nobody reads. JSON records
+    list their keys in the column order. With `resume`, complete rows of
+    an earlier run are kept (a row cut by a kill is dropped and scored
+    again)."""
 
     def __init__(self, path, resume, segment):
         self.path = path
@@ -116,10 +145,11 @@ class ScoreWriter:
     def _write_all(self, path, rows, json_lines=False):
         def write(f):
             if self.json:
+                rows_in_order = [ordered(r, self.columns) for r in rows]
                 if json_lines:
-                    f.writelines(json.dumps(r) + "\n" for r in rows)
+                    f.writelines(json.dumps(r) + "\n" for r in rows_in_order)
                 else:
-                    json.dump(rows, f, indent=1)
+                    json.dump(rows_in_order, f, indent=1)
             else:
                 w = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
                 w.writeheader()
@@ -128,7 +158,7 @@ class ScoreWriter:
 
     def _emit(self, row):
         if self.json:
-            self.f.write(json.dumps(row) + "\n")
+            self.f.write(json.dumps(ordered(row, self.columns)) + "\n")
         else:
             self.csv.writerow(csv_row(row, self.columns))
         self.f.flush()
@@ -142,6 +172,13 @@ class ScoreWriter:
         while self.upcoming in self.pending:
             self._emit(self.pending.pop(self.upcoming))
             self.upcoming += 1
+
+    def check_reader(self):
+        """Raises BrokenPipeError when the rows go to a piped stdout whose
+        reader has gone (a write would fail only once a row is ready, which
+        may be after the whole run when the first row is the slowest)."""
+        if self.f is sys.stdout and reader_gone(self.f):
+            raise BrokenPipeError("the reader of stdout has gone")
 
     def finish(self, order, completed=True):
         """Ends the run: `order` lists each row's abspath key in input order.

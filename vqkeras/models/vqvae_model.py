@@ -1,9 +1,11 @@
 """The VQ-VAE shared by the quality estimator and the enhancer."""
+import json
 import math
 
 import keras
 from keras import ops
 
+from vqkeras.calibration import check as check_calibration
 from vqkeras.layers.conv_decoder import ConvDecoder
 from vqkeras.layers.conv_encoder import ConvEncoder
 from vqkeras.layers.frame_mask import FrameMask
@@ -94,6 +96,11 @@ class VQVAEModel(keras.Model):
             relu(gap - ranking_ceiling * margin)), so that drops follow the
             margins' scale across kinds instead of growing without bound for
             easy kinds. 0, the default, is the one-sided hinge.
+        calibration: dict or None. What turns a score into
+            `clean_percentile` and `equivalent_snr_db` (see
+            `vqkeras.calibration`; made by `vqkeras calibrate`). Plain
+            lists, saved with the config; it never changes a score.
+            Defaults to None.
     """
 
     def __init__(self, codebook_size, codebook_dim, hidden_dims, hop_length,
@@ -104,7 +111,7 @@ class VQVAEModel(keras.Model):
                  freeze_codebook=False, reconstruction_loss="cosine",
                  reconstruction_weight=45.0, vq_loss_weight=1.0, seed=None,
                  ranking_weight=0.0, ranking_copies=1, ranking_ceiling=0.0, dtype=None,
-                 **kwargs):
+                 calibration=None, **kwargs):
         if input_transform not in INPUT_TRANSFORMS:
             raise ValueError(f"input_transform must be one of {INPUT_TRANSFORMS}, "
                              f"got {input_transform!r}")
@@ -186,6 +193,7 @@ class VQVAEModel(keras.Model):
         self.ranking_weight = float(ranking_weight)
         self.ranking_copies = int(ranking_copies)
         self.ranking_ceiling = float(ranking_ceiling)
+        self.calibration = calibration
         self.encoder = encoder
         self.quantizer = quantizer
         self.decoder = decoder
@@ -293,6 +301,18 @@ class VQVAEModel(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
+    @property
+    def calibration(self):
+        """The score calibration (a plain dict, see `vqkeras.calibration`)
+        or None; set it to attach or remove one."""
+        return self._calibration_json and json.loads(self._calibration_json)
+
+    @calibration.setter
+    def calibration(self, value):
+        # kept as JSON text: Keras would wrap a dict attribute in tracked containers
+        plain = check_calibration(value)
+        self._calibration_json = None if plain is None else json.dumps(plain)
+
     # --------------------------------------------------------------- config
     def get_config(self):
         return {
@@ -324,6 +344,7 @@ class VQVAEModel(keras.Model):
             "ranking_ceiling": self.ranking_ceiling,
             "dtype": (None if self._explicit_dtype_policy is None
                       else keras.dtype_policies.serialize(self._explicit_dtype_policy)),
+            "calibration": self.calibration,
         }
 
     @classmethod
