@@ -1,5 +1,6 @@
 """Signal-processing kernels over batches of rows, for the training-input
-transforms (`clean_augment`, `degradations`, `perceptual_distance`, `vtlp`).
+transforms (`clean_augment`, `degradations`, `degradation_rendering`,
+`perceptual_distance`, `vtlp`).
 
 `matmul` goes through scipy's BLAS rather than numpy's: the two wheels
 bundle different OpenBLAS builds, and numpy's can pick a slow generic

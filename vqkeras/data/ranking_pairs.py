@@ -20,7 +20,9 @@ the whole batch (`render_degradations`, `loudness_distances`).
 import numpy as np
 
 from vqkeras.data.clean_augment import CleanAugment
-from vqkeras.data.degradations import KINDS, draw_degradation, render_degradations
+from vqkeras.data.degradation_draws import draw_degradation
+from vqkeras.data.degradation_kinds import KINDS
+from vqkeras.data.degradation_rendering import render_degradations
 from vqkeras.data.perceptual_distance import band_powers, loudness_distances, ranking_margins
 
 
@@ -31,7 +33,7 @@ class RankingPairs:
         copies: int. Degraded copies per clean crop. With 2 or more, copies
             of one crop are also ranked against each other by their margins.
             Defaults to 1.
-        kinds: sequence of degradation kinds (see `degradations.KINDS`).
+        kinds: sequence of degradation kinds (see `degradation_kinds.KINDS`).
         severity_range: (low, high). Severity drawn uniformly. Defaults to
             (0, 1).
         max_margin: float. Largest margin. Defaults to 0.1.
@@ -69,7 +71,7 @@ class RankingPairs:
     def draw(self, clean, lengths, rng):
         """The degradations of a batch of clean crops, copy after copy and
         crop after crop: for each, its kind, its severity, then the kind's
-        own draws (`degradations.draw_degradation`), all from `rng`.
+        own draws (`degradation_draws.draw_degradation`), all from `rng`.
 
         Args:
             clean: float32 [B, S], zero beyond each length.
@@ -77,7 +79,7 @@ class RankingPairs:
             rng: `numpy.random.Generator`.
 
         Returns:
-            list of B * copies `degradations.Draw` (copy 1 of every crop,
+            list of B * copies `degradation_draws.Draw` (copy 1 of every crop,
             then copy 2, ...).
         """
         lengths = np.asarray(lengths, np.int64)
