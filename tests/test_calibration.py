@@ -55,6 +55,29 @@ def test_equivalent_snr_inverts_the_curve_and_holds_its_ends():
     assert -1e-6 <= cal.equivalent_snr(flat, [0.6])[0] <= 10.0 + 1e-6
 
 
+def test_graph_readings_match_the_numpy_readings():
+    """`vqkeras.calibration_ops` (keras.ops, inside the exported SavedModel)
+    reads a score as `vqkeras.calibration` does: inside, beyond both ends,
+    on a flat stretch of the curve and for NaN, on every backend."""
+    from keras import ops
+
+    from vqkeras import calibration_ops
+
+    rng = np.random.default_rng(0)
+    made = cal.build(rng.normal(0.75, 0.01, 40), np.repeat(np.arange(-5.0, 45.0, 5.0), 3),
+                     0.6 + 0.004 * np.repeat(np.arange(-5.0, 45.0, 5.0), 3)
+                     + rng.normal(0, 0.01, 30))
+    made["snr_scores"][4] = made["snr_scores"][5]  # a flat stretch
+    scores = np.concatenate([rng.uniform(0.55, 0.8, 300), [np.nan, 0.0, 1.0]]).astype("float32")
+    for graph, numpy_reading in ((calibration_ops.clean_percentile, cal.clean_percentile),
+                                 (calibration_ops.equivalent_snr, cal.equivalent_snr)):
+        got = ops.convert_to_numpy(graph(made, ops.convert_to_tensor(scores)))
+        want = numpy_reading(made, scores)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)
+
+
 def test_cut_rejects_the_asked_share_of_clean_speech():
     cut = cal.cut_for_rejection(CURVE, 0.1)
     assert cut == pytest.approx(0.71)

@@ -291,6 +291,68 @@ def test_cli_export(exported, tmp_path, capsys):
     assert "not empty" in err and len(err.splitlines()) == 1
 
 
+@tf_only
+def test_savedmodel_keeps_the_calibration(exported, tmp_path):
+    """A calibrated quality model exports `clean_percentile` and
+    `equivalent_snr_db` beside `vqscore`: the columns `vqkeras.score_table`
+    gives for the same files, NaN where there is no score."""
+    import soundfile as sf
+
+    import vqkeras
+    from vqkeras import calibration as cal
+
+    model = tiny_model("vqscore-tiny", seed=2)
+    # a calibration around this model's own scores, so the values fall inside the ranges
+    reference = score_waveforms(model, [synth_speech(1.0, seed=40 + i) for i in range(12)])
+    low, high = min(reference), max(reference)
+    snr = np.repeat([-5.0, 0.0, 10.0, 20.0, 40.0], 2)
+    model.calibration = cal.build(reference, snr, np.interp(snr, [-5.0, 40.0], [low, high]),
+                                  made_from="test")
+    path = str(tmp_path / "calibrated.keras")
+    model.save(path)
+    saved = export_savedmodel(path, str(tmp_path / "vqscore" / "1"))
+
+    lengths = [16000, 11000, 16000, 20000]
+    waves = [synth_speech(n / 16000, seed=40 + i) for i, n in enumerate(lengths)]
+    waves[2] = np.zeros(16000, "float32")  # no signal: no score, no calibrated values
+    files = []
+    for i, wave in enumerate(waves):
+        files.append(str(tmp_path / f"item{i}.wav"))
+        sf.write(files[-1], wave, 16000, subtype="FLOAT")
+    batch = np.zeros((len(waves), max(lengths)), "float32")
+    for i, wave in enumerate(waves):
+        batch[i, :len(wave)] = wave
+    outputs, specs = run_isolated(saved, batch, np.asarray(lengths, "int32"), str(tmp_path))
+    assert specs["serving_default"]["outputs"] == {
+        "vqscore": ["float32", [None]], "problem": ["int32", [None]],
+        "clean_percentile": ["float32", [None]], "equivalent_snr_db": ["float32", [None]]}
+    rows = vqkeras.score_table(files, model=path)
+    for key in ("clean_percentile", "equivalent_snr_db"):
+        got = outputs[f"serving_default/{key}"]
+        want = np.array([np.nan if r[key] is None else r[key] for r in rows], np.float64)
+        assert np.isnan(got[2]) and np.isnan(want[2])
+        np.testing.assert_allclose(got, want, rtol=0, atol=0.011)  # the table rounds to 0.01
+    # unrounded, the graph gives the numpy values of its own scores
+    scores = outputs["serving_default/vqscore"]
+    np.testing.assert_allclose(outputs["serving_default/clean_percentile"],
+                               cal.clean_percentile(model.calibration, scores), atol=1e-3)
+    np.testing.assert_allclose(outputs["serving_default/equivalent_snr_db"],
+                               cal.equivalent_snr(model.calibration, scores), atol=1e-3)
+    inside = outputs["serving_default/clean_percentile"][[0, 1, 3]]
+    assert np.any((inside > 0) & (inside < 100))
+    with open(os.path.join(saved, "assets.extra", "vqkeras.json")) as f:
+        meta = json.load(f)
+    assert meta["calibration"] == model.calibration
+    assert set(meta["signatures"]["serving_default"]["outputs"]) == {
+        "vqscore", "problem", "clean_percentile", "equivalent_snr_db"}
+    # the Beam engine's SavedModel runner and `vqkeras report` read it from there
+    from vqkeras.beam.saved_model_runner import SavedModelRunner
+
+    assert SavedModelRunner(saved).calibration == model.calibration
+    assert cal.stored_in_file(saved) == model.calibration
+    assert cal.stored_in_file(exported["qe"]["saved"]) is None
+
+
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="exercises the TensorFlow subprocess path")
 def test_export_from_other_backend_uses_tensorflow_subprocess(tmp_path):
     model = tiny_model("vqscore-tiny", seed=1)

@@ -20,6 +20,7 @@ the two numbers do not mean.
 """
 import json
 import math
+import os
 import zipfile
 
 import numpy as np
@@ -181,15 +182,22 @@ def columns_for(calibration, score):
 
 
 def of_model(model):
-    """The calibration a loaded model carries, or None (also for a
-    SavedModel runner, which has none)."""
+    """The calibration a loaded model (or a SavedModel runner, from the
+    export's metadata) carries, or None."""
     return getattr(model, "calibration", None)
 
 
 def stored_in_file(path):
-    """The calibration saved in a `.keras` file, read from its config
-    without loading a backend; None when it has none or is not a `.keras`
-    zip (a SavedModel folder, an official checkpoint)."""
+    """The calibration saved in a `.keras` file (read from its config
+    without loading a backend) or in a local SavedModel folder written by
+    `vqkeras export` (its `assets.extra/vqkeras.json`); None when it has
+    none or is neither (an official checkpoint)."""
+    if os.path.isdir(path):
+        try:
+            with open(os.path.join(path, "assets.extra", "vqkeras.json"), encoding="utf-8") as f:
+                return json.load(f).get("calibration")
+        except (OSError, ValueError, AttributeError):
+            return None
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))

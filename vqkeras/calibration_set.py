@@ -12,6 +12,8 @@ import numpy as np
 from vqkeras.calibration import build, clean_percentile
 
 SNR_GRID = (-5.0, 0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0)
+# Fewest clean files `vqkeras calibrate` and the end of `vqkeras train` calibrate from.
+MIN_FILES = 5
 
 
 def _scores(model, waves, batch_size=16):

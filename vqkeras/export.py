@@ -11,6 +11,12 @@ int32 [batch], the valid samples of each item):
   than an analysis frame, 2 for one without a speech signal (the rule of
   `vqkeras.signal_check`, where the CLI writes an error row). Such items
   get a NaN `vqscore`, or their input back unchanged as `enhanced`.
+  A quality model that carries a calibration (`vqkeras.calibration`) also
+  returns `clean_percentile` and `equivalent_snr_db` [batch], computed in
+  the graph from the stored quantiles and curve
+  (`vqkeras.calibration_ops`): the values `vqkeras score` writes, NaN
+  where `vqscore` is NaN, held at the ends of the range. Without a
+  calibration these two outputs do not exist.
 - `frame_scores`: `frame_scores` [batch, frames], the cosine of the encoder
   output and its code per frame (zero on padding frames), and `frame_mask`
   [batch, frames]. Frame `t` is centred on sample `t * hop_length`; an item
@@ -24,7 +30,8 @@ int32 [batch], the valid samples of each item):
 
 Padding never changes an item's results: a padded batch gives each item what
 it gets alone. The SavedModel loads with plain TensorFlow (no vqkeras, no
-Keras). `assets.extra/vqkeras.json` records the task, rates and segment size.
+Keras). `assets.extra/vqkeras.json` records the task, rates, segment size
+and the calibration (null without one).
 
 Export traces the model with TensorFlow, so it runs under the TensorFlow
 backend. A `.keras` file is backend-independent: when the current Keras
@@ -91,11 +98,14 @@ def _serving_functions(model, segment_frames):
     """The three endpoint functions (waveform, length) -> dict of tensors."""
     from keras import ops
 
+    from vqkeras.calibration import of_model
+    from vqkeras.calibration_ops import clean_percentile, equivalent_snr
     from vqkeras.compiled_inference import enhance_graph, score_graph
     from vqkeras.layers.stft_magnitude import frame_mask
     from vqkeras.signal_check_ops import problem_codes
 
     seconds_per_frame = model.hop_length / SAMPLE_RATE
+    calibration = of_model(model) if model.task == "qe" else None
 
     def masked_frame_scores(waveform, length):
         _, scores = score_graph(model, waveform, length)
@@ -106,7 +116,12 @@ def _serving_functions(model, segment_frames):
         bad = problem > 0
         if model.task == "qe":
             score = ops.cast(score_graph(model, waveform, length)[0], "float32")
-            return {"vqscore": ops.where(bad, float("nan"), score), "problem": problem}
+            score = ops.where(bad, float("nan"), score)
+            outputs = {"vqscore": score, "problem": problem}
+            if calibration is not None:
+                outputs["clean_percentile"] = clean_percentile(calibration, score)
+                outputs["equivalent_snr_db"] = equivalent_snr(calibration, score)
+            return outputs
         # items that cannot be judged pass through unchanged, as in `vqkeras enhance`
         enhanced = ops.where(bad[:, None], waveform, enhance_graph(model, waveform, length))
         return {"enhanced": enhanced, "problem": problem}
@@ -138,12 +153,19 @@ def _metadata(model, segment_frames):
 
     from vqkeras import __version__
 
+    from vqkeras.calibration import of_model, snr_range
     from vqkeras.signal_check_ops import MEANINGS
 
     outputs = {"qe": {"vqscore": "float32 [batch] (NaN where problem > 0)"},
                "se": {"enhanced": "float32 [batch, samples] (the input where problem > 0)"}
                }[model.task]
     outputs["problem"] = "int32 [batch]: " + ", ".join(f"{k} {v}" for k, v in MEANINGS.items())
+    calibration = of_model(model) if model.task == "qe" else None
+    if calibration is not None:
+        low, high = snr_range(calibration)
+        outputs["clean_percentile"] = "float32 [batch] 0-100 (NaN where vqscore is NaN)"
+        outputs["equivalent_snr_db"] = (f"float32 [batch] {low:g} to {high:g}, held at the "
+                                        "ends (NaN where vqscore is NaN)")
     inputs = {"waveform": "float32 [batch, samples]", "length": "int32 [batch]"}
     return {
         "format": "vqkeras-savedmodel-1",
@@ -163,6 +185,8 @@ def _metadata(model, segment_frames):
                 "segment_mask": "float32 [batch, segments]",
                 "segment_start": "float32 [batch, segments]"}},
         },
+        # the model's calibration (vqkeras.calibration), as stored in its .keras file
+        "calibration": calibration,
         "vqkeras_version": __version__,
         "keras_version": keras.__version__,
     }

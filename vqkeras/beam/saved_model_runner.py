@@ -20,7 +20,8 @@ class SavedModelRunner:
     """A SavedModel written by `vqkeras export`, loaded with TensorFlow alone.
 
     Offers what the Beam handler needs from a vqkeras model: `task`,
-    `hop_length`, `score_frames(waveforms)` and `enhance(waveforms)`, each on
+    `hop_length`, `calibration`, `score_frames(waveforms)` and
+    `enhance(waveforms)`, each on
     one padded batch through the model's own signatures (padding never
     changes an item's result).
 
@@ -40,6 +41,9 @@ class SavedModelRunner:
         self.task = meta["task"]
         self.hop_length = int(meta["hop_length"])
         self.fft_length = int(meta.get("fft_length", 512))
+        # what turns scores into clean_percentile / equivalent_snr_db (None
+        # without one, and in SavedModels exported before it was recorded)
+        self.calibration = meta.get("calibration")
 
     def _call(self, signature, waveforms):
         batch, lengths = pad_batch(waveforms)

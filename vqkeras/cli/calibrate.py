@@ -15,7 +15,6 @@ from vqkeras.cli.usage_error import UsageError
 from vqkeras.tasks import QUALITY_ESTIMATION, get_task
 
 CHECK_FRACTION = 0.2
-MIN_FILES = 5
 
 
 def add_arguments(p):
@@ -65,6 +64,7 @@ def _read(files, quiet):
 def run(args):
     import numpy as np
 
+    from vqkeras.calibration_set import MIN_FILES
     from vqkeras.cli.common import load_model_or_exit, output_folder_ready
     from vqkeras.data.file_lists import collect_audio_files
     from vqkeras.data.holdout_set import holdout_split

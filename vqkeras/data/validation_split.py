@@ -7,6 +7,8 @@ Speakers are split so that validation speakers never appear in training
 """
 import os
 
+import numpy as np
+
 # Validation noises of the default split (the other speech-commands
 # backgrounds, `dude_miaowing`, `running_tap` and `pink_noise`, are kept back
 # for a final test set).
@@ -47,6 +49,24 @@ def split_files(files, held_out_fraction=DEFAULT_HELD_OUT_FRACTION, seed=0):
     if not 0.0 <= held_out_fraction <= 1.0:
         raise ValueError(f"held_out_fraction must be in [0, 1], got {held_out_fraction}")
     return speaker_split(sorted(os.fspath(f) for f in files), held_out_fraction, seed)
+
+
+def calibration_halves(val_speech, seed=0):
+    """(calibration files, test files): held-out speech split in two halves
+    with `seed`. With the validation speakers of `default_split` and seed 0,
+    the first half made the bundled model's calibration, the end of
+    `vqkeras train` on a shared data folder calibrates on it too, and the
+    second half stays for testing a calibration
+    (`bench/calibration_quality.py` splits the same way).
+
+    Returns:
+        `(calibration_files, test_files)`, two sorted lists.
+    """
+    val_speech = sorted(os.fspath(f) for f in val_speech)
+    order = np.random.default_rng(seed).permutation(len(val_speech))
+    half = len(val_speech) // 2
+    return (sorted(val_speech[i] for i in order[:half]),
+            sorted(val_speech[i] for i in order[half:]))
 
 
 def _audio_files(folder):

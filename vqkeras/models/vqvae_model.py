@@ -98,8 +98,9 @@ class VQVAEModel(keras.Model):
             easy kinds. 0, the default, is the one-sided hinge.
         calibration: dict or None. What turns a score into
             `clean_percentile` and `equivalent_snr_db` (see
-            `vqkeras.calibration`; made by `vqkeras calibrate`). Plain
-            lists, saved with the config; it never changes a score.
+            `vqkeras.calibration`; made by `vqkeras calibrate` or at the
+            end of `vqkeras train`). Plain lists, saved with the config and
+            kept by `vqkeras export`; it never changes a score.
             Defaults to None.
     """
 

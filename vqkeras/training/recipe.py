@@ -3,6 +3,8 @@ import os
 
 import yaml
 
+from vqkeras.training.train_calibration import calibration_settings
+
 DEFAULTS = {
     "task": "qe",
     "preset": "vqscore-paper",
@@ -43,6 +45,12 @@ DEFAULTS = {
     # Mixed precision: null (float32), mixed_bfloat16 or mixed_float16 (with
     # loss scaling). Codebooks, their EMA state and the STFT stay float32.
     "dtype_policy": None,
+    # Quality models: final.keras and best.keras are calibrated at the end on
+    # held-out clean speech (vqkeras.training.train_calibration), so scores
+    # come with clean_percentile and equivalent_snr_db. noisy_files: clean
+    # files that get noisy copies; max_files: a seeded sample of at most this
+    # many held-out files. `false`: no calibration.
+    "calibration": {"noisy_files": 50, "max_files": 500},
     "seed": 0,
     "output_dir": "runs/default",
 }
@@ -119,6 +127,10 @@ def load_recipe(path):
     if recipe["data"]["ranking"] and recipe["data"]["augment"]:
         raise RecipeError(f"{path}: data.augment and data.ranking are both set; give "
                           f"speed_range and vtlp_range inside data.ranking")
+    try:
+        recipe["calibration"] = calibration_settings(recipe["calibration"]) or False
+    except ValueError as err:
+        raise RecipeError(f"{path}: {err}") from None
     if recipe["data"]["split"]:
         recipe["data"]["split"] = resolve(recipe["data"]["split"])
     if recipe["validation"]:

@@ -29,7 +29,7 @@ def training_files(recipe):
     return collect_audio_files(data["train"])
 
 
-def _train_stage2(recipe, steps, output_dir, verbose):
+def _train_stage2(recipe, steps, output_dir, verbose, extra_callbacks=()):
     from vqkeras.training.stage2 import train_stage2
 
     data, opt = recipe["data"], recipe["optimizer"]
@@ -41,7 +41,8 @@ def _train_stage2(recipe, steps, output_dir, verbose):
                            steps_per_epoch=min(int(recipe["steps_per_epoch"]), steps),
                            epsilon_range=tuple(recipe["epsilon_range"]), verbose=verbose,
                            pipeline=data.get("pipeline", "auto"), workers=data.get("workers"),
-                           dtype_policy=recipe.get("dtype_policy"))
+                           dtype_policy=recipe.get("dtype_policy"),
+                           extra_callbacks=extra_callbacks)
     summary.setdefault("preset", recipe["preset"])
     summary.setdefault("steps", steps)
     summary.setdefault("backend", keras.backend.backend())
@@ -156,7 +157,10 @@ def train(recipe, steps=None, output_dir=None, verbose="auto", extra_callbacks=(
     steps, `last.keras`, `best.keras` (highest `val_lcc` when a validation
     set is configured), `backup/` (resume state: a killed run restarts at the
     same step with the same codebook), `logs/` (TensorBoard) and
-    `summary.json`.
+    `summary.json`. A quality model's `final.keras` and `best.keras` are
+    then calibrated on held-out clean speech (recipe key `calibration`;
+    `vqkeras.training.train_calibration`), and one line on stderr says on
+    what or why not.
 
     With `distribution` set (`mirrored` on TensorFlow, `data_parallel` on
     JAX), the model is built, compiled and fitted data-parallel over every
@@ -171,9 +175,13 @@ def train(recipe, steps=None, output_dir=None, verbose="auto", extra_callbacks=(
     if recipe.get("stage", 1) == 2:
         if recipe.get("distribution"):
             raise ValueError("distribution is supported for stage-1 training only")
-        return _train_stage2(recipe, steps, output_dir, verbose)
+        return _train_stage2(recipe, steps, output_dir, verbose, extra_callbacks)
     with training_distribution(recipe.get("distribution")):
-        return _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks)
+        summary, held_out = _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks)
+    # outside the distribution scope: the saved models are loaded as `vqkeras score` loads them
+    from vqkeras.training.train_calibration import calibrate_trained
+    calibrate_trained(recipe, output_dir, summary, held_out)
+    return summary
 
 
 def tensorboard_callback(log_dir):
@@ -285,4 +293,4 @@ def _train_stage1(recipe, steps, output_dir, verbose, extra_callbacks):
                           dtype_policy=policy or "float32", **best)
     if nan_guard.message:
         print(f"vqkeras train: {nan_guard.message}", file=sys.stderr)
-    return summary
+    return summary, held_out
