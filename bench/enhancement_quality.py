@@ -23,9 +23,19 @@ test noises):
 Systems: the noisy input, decision-directed log-MMSE and Wiener filters with
 a minimum-statistics noise tracker (`vqkeras.evaluation.dsp_baselines`, the
 papers' textbook settings, nothing tuned), the `noisereduce` package with its
-defaults, and each model (bundled default without arguments) in each
-`--resynthesis` mode. Metrics: PESQ (wide band; narrow band for the 8 kHz
-set), STOI, SI-SDR and DNSMOS OVRL, averaged per condition.
+defaults, the trained peers RNNoise (`bench/peer_rnnoise.py`) and
+DeepFilterNet3 (`bench/peer_deepfilternet.py`; both 48 kHz tools, run
+through resampling with their delay removed, from the `[peers]` extra), and
+each model (bundled default without arguments) in each `--resynthesis` mode.
+`--baselines` picks the baselines and peers:
+
+    --baselines log-MMSE Wiener noisereduce RNNoise DeepFilterNet3
+
+Metrics: PESQ (wide band; narrow band for the 8 kHz set), STOI, SI-SDR and
+DNSMOS OVRL, averaged per condition. Each system's speed (seconds of audio
+enhanced per second of wall time, in this one process, per set and over all
+sets) is printed at the end; run with OMP_NUM_THREADS=1 for single-thread
+numbers of the ONNX/C peers.
 
 `--tune` searches the `logmmse_prior` settings of the (first) model on the
 VALIDATION noises only (SNRs 0, 5, 10, 20 dB) by coordinate ascent of mean
@@ -44,6 +54,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 NOISE_SNRS = (-5, 0, 5, 10, 20)
 REVERB_SNRS = (0, 5, 10)
@@ -102,6 +113,32 @@ def load_set(labels, rate):
 
 
 # --------------------------------------------------------------- systems
+PEERS = {"RNNoise": ("peer_rnnoise", "rnnoise_enhance"),
+         "DeepFilterNet3": ("peer_deepfilternet", "deepfilternet_enhance")}
+
+
+def baseline_systems(names):
+    """{name: enhance(waveform, rate)} for the DSP baselines and the peers
+    in `names` (a peer's module is imported only when asked for)."""
+    import importlib
+
+    from vqkeras.evaluation.dsp_baselines import BASELINES
+
+    systems = {}
+    for name in names:
+        if name in PEERS:
+            module, function = PEERS[name]
+            module = importlib.import_module(module)
+            try:
+                module.require()
+            except ImportError as err:
+                sys.exit(str(err))
+            systems[name] = getattr(module, function)
+        else:
+            systems[name] = BASELINES[name]
+    return systems
+
+
 def run_model(model, waves, rate):
     """Our enhancer on waveforms at `rate`, as `vqkeras enhance` runs it:
     resampled to 16 kHz, enhanced, band-limited to the input's band, and
@@ -171,9 +208,24 @@ def print_wins(groups, table, ours, baselines):
 
 
 # ------------------------------------------------------------------ main
-def evaluate(args, models):
-    from vqkeras.evaluation.dsp_baselines import BASELINES
+def print_speed(speed):
+    """Seconds of audio per second of wall time, per set and in all."""
+    sets = list(speed)
+    names = list(dict.fromkeys(n for per_set in speed.values() for n in per_set))
+    width = max(12, max(len(n) for n in names) + 1)
+    print("\nSpeed (x real time, this process, enhancement only)")
+    print(f"  {'':>{width}s}" + "".join(f"{s:>12s}" for s in sets) + f"{'all':>12s}")
+    for name in names:
+        cells = [speed[s].get(name) for s in sets]
+        audio = sum(c[0] for c in cells if c)
+        wall = sum(c[1] for c in cells if c)
+        row = "".join(f"{c[0] / c[1]:>11.1f}x" if c else f"{'':>12s}" for c in cells)
+        print(f"  {name:>{width}s}{row}{audio / wall:>11.1f}x")
+    sys.stdout.flush()
 
+
+def evaluate(args, models):
+    systems = baseline_systems(args.baselines)
     dnsmos = None
     if not args.no_dnsmos:
         from vqkeras.data.validation_split import default_split
@@ -181,18 +233,21 @@ def evaluate(args, models):
         path = default_split(SHARED)["dnsmos_model"]
         dnsmos = DNSMOS(path, num_threads=1) if path else None
     sets = build_sets(args.noises, args.items, args.sets)
-    summary = {}
+    summary, speed = {}, {}
     for set_name, (labels, rate) in sets.items():
         items, noisy, clean = load_set(labels, rate)
-        outputs = {"noisy": noisy}
-        for name in args.baselines:
+        audio_s = sum(len(w) for w in noisy) / rate
+        outputs, speed[set_name] = {"noisy": noisy}, {}
+        for name, enhance in systems.items():
             start = time.time()
-            outputs[name] = [BASELINES[name](w, rate) for w in noisy]
+            outputs[name] = [enhance(w, rate) for w in noisy]
+            speed[set_name][name] = (audio_s, time.time() - start)
             log(f"{set_name}: {name} in {time.time() - start:.1f} s")
         for label, model in models:
             for mode in args.resynthesis:
                 start = time.time()
                 outputs[f"{label} {mode}"] = run_model(model.with_resynthesis(mode), noisy, rate)
+                speed[set_name][f"{label} {mode}"] = (audio_s, time.time() - start)
                 log(f"{set_name}: {label} {mode} in {time.time() - start:.1f} s")
         table = {}
         for name, waves in outputs.items():
@@ -215,6 +270,9 @@ def evaluate(args, models):
         summary[set_name] = {name: {label: {m: float(np.nanmean(t[m][mask])) for m in metrics}
                                     for label, mask in groups}
                              for name, t in table.items()}
+    print_speed(speed)
+    summary["speed_x_real_time"] = {s: {n: a / w for n, (a, w) in per_set.items()}
+                                    for s, per_set in speed.items()}
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(summary, handle, indent=1)
@@ -301,7 +359,9 @@ def main():
                    default=["noise", "reverb", "narrowband"])
     p.add_argument("--resynthesis", nargs="+", choices=["decoded", "gain", "logmmse_prior"],
                    default=["decoded", "gain", "logmmse_prior"])
-    p.add_argument("--baselines", nargs="*", default=["log-MMSE", "Wiener", "noisereduce"])
+    p.add_argument("--baselines", nargs="*", default=["log-MMSE", "Wiener", "noisereduce"],
+                   choices=["log-MMSE", "Wiener", "noisereduce", *PEERS],
+                   help="DSP baselines and peers (RNNoise, DeepFilterNet3: the [peers] extra)")
     p.add_argument("--logmmse", help="JSON dict of logmmse_prior settings for the models")
     p.add_argument("--no-dnsmos", action="store_true")
     p.add_argument("--json", help="also write the averages as JSON")

@@ -57,6 +57,15 @@ CASES = {
     "NoiseTracker": (vq_layers.NoiseTracker, dict(
         window_frames=5, smooth_frames=3, bias=1.5, floor=1e-6),
         [positive(2, FRAMES, 5), MASK], {}, (0, 0)),
+    "NoiseTracker-presence": (vq_layers.NoiseTracker, dict(
+        window_frames=5, smooth_frames=3, bias=1.5, presence_window_frames=3,
+        presence_snr_db=12.0, presence_smooth_frames=1, presence_iterations=2,
+        min_noise_share=0.2), [positive(2, FRAMES, 5), MASK], {}, (0, 0)),
+    "PriorLogMMSEGain-presence-mix": (vq_layers.PriorLogMMSEGain, dict(
+        noise_window_frames=5, noise_smooth_frames=3, noise_presence_window_frames=5,
+        noise_presence_snr_db=10.0, noise_presence_iterations=2, decoder_mix=0.4,
+        decoder_mix_low_db=-3.0, decoder_mix_high_db=8.0),
+        [positive(2, FRAMES, 9), positive(2, FRAMES, 9), MASK], {}, (0, 0)),
     "PriorLogMMSEGain": (vq_layers.PriorLogMMSEGain, dict(
         prior_weight=0.3, dd_alpha=0.9, min_prior_snr_db=-20.0, gain_floor_db=-10.0,
         smoothing_bins=5, max_snr_db=30.0, noise_window_frames=5, noise_smooth_frames=3,

@@ -276,3 +276,135 @@ def test_the_bundled_default_enhancer_uses_the_mode():
     wave = noisy_speech(1.5, seed=12)
     out = enhance_waveforms(model, [wave])[0]
     assert np.all(band_energies(out) <= band_energies(wave) * 1.02)
+
+
+# ------------------------------------ presence-weighted noise, low-SNR mix
+def noise_step_with_speech(frames=400, step=200, bins=8, seed=0):
+    """Power [1, frames, bins]: exponential noise whose level goes from 1 to
+    10 at `step`, with 20 dB speech bursts of 15 frames every 60 frames."""
+    rng = np.random.default_rng(seed)
+    level = np.where(np.arange(frames) < step, 1.0, 10.0)[:, None]
+    power = level * rng.exponential(1.0, (frames, bins))
+    for start in range(20, frames, 60):
+        power[start:start + 15] += 100.0 * level[start:start + 15]
+    return power[None].astype("float32"), np.ones((1, frames), "float32")
+
+
+def test_presence_weighted_tracker_follows_a_noise_step_faster():
+    from vqkeras.layers.noise_tracker import NoiseTracker
+
+    power, mask = noise_step_with_speech()
+    plain = NoiseTracker(101, 9, 3.0)
+    steered = NoiseTracker(101, 9, 3.0, presence_window_frames=61, presence_iterations=2)
+    after = slice(220, 240)  # 20-40 frames after the step
+    plain_noise = ops.convert_to_numpy(plain(power, mask))[0]
+    steered_noise = ops.convert_to_numpy(steered(power, mask))[0]
+    assert plain_noise[after].mean() < 3.0  # the minimum still sees the old level
+    assert 6.5 < steered_noise[after].mean() < 13.0
+    # before the step it stays on the old level, and the speech burst at
+    # 140-155 does not leak in
+    assert 0.7 < steered_noise[100:180].mean() < 1.3
+    assert steered_noise[140:155].mean() < 1.3
+
+
+def test_presence_weighted_tracker_matches_a_numpy_reference():
+    from vqkeras.layers.noise_tracker import NoiseTracker
+
+    power, _ = noise_step_with_speech(frames=60, step=30, bins=3, seed=1)
+    mask = np.ones((2, 60), "float32")
+    mask[1, 45:] = 0.0
+    power = np.concatenate([power, power[:, ::-1]])
+    layer = NoiseTracker(11, 3, 2.0, presence_window_frames=7, presence_snr_db=12.0,
+                         presence_iterations=2, min_noise_share=0.3)
+    got = ops.convert_to_numpy(layer(power, mask))
+    p = power.astype(np.float64)
+    smoothed = _moving(p, mask, 3, "mean")
+    noise = np.maximum(np.minimum(2.0 * _moving(smoothed, mask, 11, "min"), smoothed), 1e-10)
+    xi = 10 ** 1.2
+    for _ in range(2):
+        gamma = _moving(p, mask, 3, "mean") / noise
+        presence = 1 / (1 + (1 + xi) * np.exp(-gamma * xi / (1 + xi)))
+        weights = (1 - presence) * mask[:, :, None]
+        total = np.zeros_like(p)
+        share = np.zeros_like(p)
+        for t in range(p.shape[1]):
+            lo, hi = max(t - 3, 0), min(t + 4, p.shape[1])
+            total[:, t] = (p[:, lo:hi] * weights[:, lo:hi]).sum(1)
+            share[:, t] = weights[:, lo:hi].sum(1) / 7
+        tracked = total / 7 / np.maximum(share, 1e-6)
+        trust = np.clip(share / 0.3, 0, 1)
+        noise = np.maximum(trust * tracked + (1 - trust) * noise, 1e-10)
+    valid = mask > 0
+    np.testing.assert_allclose(got[valid], noise[valid], rtol=1e-4)
+
+
+def test_new_default_gain_is_at_most_one_and_at_least_the_floor():
+    from vqkeras.models.vq_enhancer_model import LOGMMSE_DEFAULTS
+
+    rng = np.random.default_rng(2)
+    frames, bins = 300, 33
+    noisy = rng.rayleigh(1.0, (2, frames, bins)).astype("float32")
+    noisy[:, 100:140] *= 10.0
+    noisy[1] *= 1e-3  # a very quiet item: the log-MMSE gain alone exceeds 1 there
+    prior = (rng.rayleigh(0.5, (2, frames, bins)) * (rng.random((2, frames, bins)) > 0.5))
+    mask = np.ones((2, frames), "float32")
+    mask[1, 250:] = 0.0
+    gain = ops.convert_to_numpy(PriorLogMMSEGain(**LOGMMSE_DEFAULTS)(
+        noisy, prior.astype("float32"), mask))
+    assert np.all(np.isfinite(gain))
+    assert gain.max() <= 1.0
+    assert gain[mask > 0].min() >= 10 ** (LOGMMSE_DEFAULTS["gain_floor_db"] / 20) - 1e-6
+    assert np.all(gain[1, 250:] == 0)
+
+
+def test_decoder_mix_acts_only_in_low_snr_frames():
+    rng = np.random.default_rng(3)
+    frames, bins = 200, 33
+    speech = np.zeros((1, frames, bins))
+    speech[0, :, 4:8] = 100.0  # a "harmonic" band, 15 dB over the noise,
+    speech[0, (np.arange(frames) // 20) % 2 == 1] = 0.0  # in 20-frame bursts
+    low = speech.copy()
+    low[0, 100:] *= 0.05  # in the second half: -10 dB
+    noise = rng.rayleigh(1.0, (1, frames, bins))
+    noisy = np.sqrt(low ** 2 + noise ** 2 * bins).astype("float32")
+    prior = low.astype("float32")
+    mask = np.ones((1, frames), "float32")
+    settings = dict(noise_window_frames=51, noise_presence_window_frames=31,
+                    noise_presence_iterations=2)
+    plain = ops.convert_to_numpy(PriorLogMMSEGain(**settings)(noisy, prior, mask))[0]
+    mixed = ops.convert_to_numpy(PriorLogMMSEGain(decoder_mix=0.5, **settings)(
+        noisy, prior, mask))[0]
+    # high-SNR frames: unchanged; low-SNR frames: the bins the decoder leaves
+    # empty are suppressed further
+    np.testing.assert_allclose(mixed[20:80], plain[20:80], atol=1e-6)
+    empty = np.r_[0:2, 12:bins]
+    assert mixed[130:190, empty].mean() < 0.8 * plain[130:190, empty].mean()
+    assert mixed.max() <= 1.0
+
+
+def test_a_model_saved_with_the_earlier_settings_loads_with_them(tmp_path):
+    """A saved model whose `logmmse` lacks the newer keys loads, fills them in
+    from the defaults, and with `LOGMMSE_PLAIN` enhances as before."""
+    from vqkeras.layers.noise_tracker import NoiseTracker
+    from vqkeras.models.vq_enhancer_model import LOGMMSE_DEFAULTS, LOGMMSE_PLAIN
+
+    earlier = {k: LOGMMSE_PLAIN[k] for k in ("prior_weight", "dd_alpha", "min_prior_snr_db",
+                                              "gain_floor_db", "smoothing_bins",
+                                              "noise_window_frames", "noise_smooth_frames",
+                                              "noise_bias")}
+    model = tiny_enhancer(resynthesis="logmmse_prior", logmmse=LOGMMSE_PLAIN)
+    config = model.get_config()
+    config["logmmse"] = earlier
+    again = VQEnhancerModel.from_config(config)
+    assert again.logmmse == LOGMMSE_DEFAULTS
+    path = os.path.join(tmp_path, "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.logmmse == LOGMMSE_PLAIN
+    wave = noisy_speech(1.0, seed=13)
+    np.testing.assert_allclose(enhance_waveforms(loaded, [wave])[0],
+                               enhance_waveforms(model, [wave])[0], atol=1e-6)
+    # the plain settings are minimum statistics alone
+    layer = PriorLogMMSEGain(**LOGMMSE_PLAIN)
+    assert isinstance(layer.tracker, NoiseTracker) and layer.tracker.presence_window_frames == 0
+    assert layer.decoder_mix == 0.0

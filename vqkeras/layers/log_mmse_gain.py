@@ -2,9 +2,13 @@
 import keras
 from keras import ops
 
-from vqkeras.layers.noise_tracker import NoiseTracker
+from vqkeras.layers.noise_tracker import NoiseTracker, masked_moving_average
 
 _TINY = 1e-12
+# Frequency smoothing (bins) of the prior's gain and time averaging (frames)
+# of the segmental SNR in the low-SNR mix.
+MIX_BINS = 9
+MIX_FRAMES = 31
 
 
 def exponential_integral(x):
@@ -66,8 +70,17 @@ class PriorLogMMSEGain(keras.layers.Layer):
     - prior a-priori SNR xi_prior = S^2 / N;
     - xi = max(w * xi_prior + (1 - w) * xi_dd, xi_min), w = `prior_weight`;
     - the log-spectral amplitude gain of Ephraim and Malah (1985),
-      averaged over `smoothing_bins` neighbouring bins, then kept between
-      the floor and 1, so no bin is ever made louder than the input.
+      averaged over `smoothing_bins` neighbouring bins;
+    - with `decoder_mix > 0`, in frames whose segmental SNR (input power
+      over noise power, summed over bins, input averaged over 31 frames) is
+      low, a geometric mix with the prior's own gain
+      G_d = min((S^2 / Y^2)^(1/4), 1) (both smoothed over 9 bins):
+      G^(1 - b) * G_d^b, where b goes from `decoder_mix` at
+      `decoder_mix_low_db` and below to 0 at `decoder_mix_high_db` and above.
+      At low SNR the statistical gain lets residual noise through where
+      the decoder, which only ever produces speech, puts little or nothing;
+    - the gain kept between the floor and 1, so no bin is ever made louder
+      than the input.
 
     Args:
         prior_weight: float in [0, 1]. Share of the prior in the a-priori
@@ -79,8 +92,16 @@ class PriorLogMMSEGain(keras.layers.Layer):
         smoothing_bins: int, odd. Frequency smoothing of the gain. Defaults
             to 3.
         max_snr_db: float. Cap on gamma in dB. Defaults to 40.
-        noise_window_frames, noise_smooth_frames, noise_bias: the
-            `NoiseTracker`'s `window_frames`, `smooth_frames` and `bias`.
+        noise_window_frames, noise_smooth_frames, noise_bias,
+            noise_presence_window_frames, noise_presence_snr_db,
+            noise_presence_iterations: the `NoiseTracker`'s `window_frames`,
+            `smooth_frames`, `bias`, `presence_window_frames`,
+            `presence_snr_db` and `presence_iterations` (defaults 151, 9,
+            2.0, 0 (off), 15 and 1).
+        decoder_mix: float in [0, 1]. Largest share of the prior's gain in
+            low-SNR frames; 0 turns the mix off. Defaults to 0.
+        decoder_mix_low_db, decoder_mix_high_db: float. Segmental SNRs (dB)
+            where the mix is full and where it ends. Default to -5 and 5.
 
     Call arguments:
         noisy_magnitude: float tensor [batch, frames, bins].
@@ -100,8 +121,16 @@ class PriorLogMMSEGain(keras.layers.Layer):
 
     def __init__(self, prior_weight=0.5, dd_alpha=0.98, min_prior_snr_db=-25.0,
                  gain_floor_db=-15.0, smoothing_bins=3, max_snr_db=40.0,
-                 noise_window_frames=151, noise_smooth_frames=9, noise_bias=2.0, **kwargs):
+                 noise_window_frames=151, noise_smooth_frames=9, noise_bias=2.0,
+                 noise_presence_window_frames=0, noise_presence_snr_db=15.0,
+                 noise_presence_iterations=1, decoder_mix=0.0, decoder_mix_low_db=-5.0,
+                 decoder_mix_high_db=5.0, **kwargs):
         super().__init__(**kwargs)
+        if not 0.0 <= float(decoder_mix) <= 1.0:
+            raise ValueError(f"decoder_mix must be in [0, 1], got {decoder_mix!r}")
+        if float(decoder_mix_low_db) >= float(decoder_mix_high_db):
+            raise ValueError("decoder_mix_low_db must be below decoder_mix_high_db, got "
+                             f"{decoder_mix_low_db!r} and {decoder_mix_high_db!r}")
         if not 0.0 <= float(prior_weight) <= 1.0:
             raise ValueError(f"prior_weight must be in [0, 1], got {prior_weight!r}")
         if not 0.0 <= float(dd_alpha) < 1.0:
@@ -117,7 +146,13 @@ class PriorLogMMSEGain(keras.layers.Layer):
         self.gain_floor_db = float(gain_floor_db)
         self.smoothing_bins = int(smoothing_bins)
         self.max_snr_db = float(max_snr_db)
+        self.decoder_mix = float(decoder_mix)
+        self.decoder_mix_low_db = float(decoder_mix_low_db)
+        self.decoder_mix_high_db = float(decoder_mix_high_db)
         self.tracker = NoiseTracker(noise_window_frames, noise_smooth_frames, noise_bias,
+                                    presence_window_frames=noise_presence_window_frames,
+                                    presence_snr_db=noise_presence_snr_db,
+                                    presence_iterations=noise_presence_iterations,
                                     name="noise_tracker", dtype=self.dtype_policy)
 
     def call(self, noisy_magnitude, prior_magnitude, mask):
@@ -135,8 +170,25 @@ class PriorLogMMSEGain(keras.layers.Layer):
         xi = self.prior_weight * prior_power / noise + (1.0 - self.prior_weight) * xi_dd
         gain = log_mmse_gain(ops.maximum(xi, xi_min), gamma)
         gain = smooth_over_frequency(gain, self.smoothing_bins)
+        if self.decoder_mix > 0.0:
+            gain = self.mix_with_prior_gain(gain, noisy_power, prior_power, noise, mask)
         gain = ops.clip(gain, 10.0 ** (self.gain_floor_db / 20.0), 1.0)
         return gain * mask[:, :, None]
+
+    def mix_with_prior_gain(self, gain, noisy_power, prior_power, noise, mask):
+        """The geometric mix with the prior's gain in low-SNR frames."""
+        ratio = smooth_over_frequency(prior_power, MIX_BINS) / ops.maximum(
+            smooth_over_frequency(noisy_power, MIX_BINS), _TINY)
+        # where the decoder leaves a bin empty its gain is (practically) zero
+        log_prior_gain = ops.minimum(0.25 * ops.log(ops.maximum(ratio, 1e-30)), 0.0)
+        total = masked_moving_average(ops.sum(noisy_power, axis=-1, keepdims=True), mask,
+                                      MIX_FRAMES)
+        snr = total / ops.maximum(ops.sum(noise, axis=-1, keepdims=True), _TINY)
+        snr_db = 10.0 * ops.log10(ops.maximum(snr - 1.0, 1e-3))
+        span = self.decoder_mix_high_db - self.decoder_mix_low_db
+        share = self.decoder_mix * ops.clip((self.decoder_mix_high_db - snr_db) / span, 0.0, 1.0)
+        log_gain = ops.log(ops.maximum(gain, _TINY))
+        return ops.exp((1.0 - share) * log_gain + share * log_prior_gain)
 
     def compute_output_shape(self, noisy_magnitude_shape, prior_magnitude_shape=None,
                              mask_shape=None):
@@ -149,6 +201,11 @@ class PriorLogMMSEGain(keras.layers.Layer):
                       smoothing_bins=self.smoothing_bins, max_snr_db=self.max_snr_db,
                       noise_window_frames=self.tracker.window_frames,
                       noise_smooth_frames=self.tracker.smooth_frames,
-                      noise_bias=self.tracker.bias)
+                      noise_bias=self.tracker.bias,
+                      noise_presence_window_frames=self.tracker.presence_window_frames,
+                      noise_presence_snr_db=self.tracker.presence_snr_db,
+                      noise_presence_iterations=self.tracker.presence_iterations,
+                      decoder_mix=self.decoder_mix, decoder_mix_low_db=self.decoder_mix_low_db,
+                      decoder_mix_high_db=self.decoder_mix_high_db)
         return config
 

@@ -10,7 +10,10 @@ RESYNTHESIS_MODES = ("decoded", "gain", "logmmse_prior")
 # Settings of the "logmmse_prior" mode (see `PriorLogMMSEGain`). Chosen on
 # the validation noises only (held-out speakers, 0/5/10/20 dB) by coordinate
 # ascent of mean PESQ + STOI with the bundled enhancer:
-# `python bench/enhancement_quality.py --tune`.
+# `python bench/enhancement_quality.py --tune`. The speech-presence-weighted
+# noise average and the low-SNR mix with the decoder's gain were chosen the
+# same way, one change at a time, per SNR: `python bench/logmmse_search.py`.
+# A saved model whose settings lack a key takes its value from here.
 LOGMMSE_DEFAULTS = {
     "prior_weight": 0.75,
     "dd_alpha": 0.95,
@@ -20,7 +23,16 @@ LOGMMSE_DEFAULTS = {
     "noise_window_frames": 101,
     "noise_smooth_frames": 9,
     "noise_bias": 3.0,
+    "noise_presence_window_frames": 61,
+    "noise_presence_snr_db": 15.0,
+    "noise_presence_iterations": 2,
+    "decoder_mix": 0.5,
+    "decoder_mix_low_db": -5.0,
+    "decoder_mix_high_db": 5.0,
 }
+# The settings before the presence-weighted noise and the low-SNR mix: with
+# `logmmse=LOGMMSE_PLAIN` a model enhances as the earlier default did.
+LOGMMSE_PLAIN = {**LOGMMSE_DEFAULTS, "noise_presence_window_frames": 0, "decoder_mix": 0.0}
 
 
 def smooth_over_frequency(values, bins):
@@ -57,10 +69,12 @@ class VQEnhancerModel(VQVAEModel):
     fine structure where the decoder, through its small codebook, cannot
     rebuild it. With `resynthesis="logmmse_prior"` the decoded magnitude is a
     speech prior inside a statistical suppression gain (`PriorLogMMSEGain`):
-    the noise power is tracked from the input by minimum statistics, the
-    a-priori SNR mixes the decoded-speech-to-noise ratio with the
-    decision-directed estimate, and the Ephraim-Malah log-MMSE gain, floored
-    and capped at 1, scales the input's own STFT (`enhancement_gain`), so no
+    the noise power is tracked from the input (minimum statistics, refined
+    by a speech-presence-weighted average), the a-priori SNR mixes the
+    decoded-speech-to-noise ratio with the decision-directed estimate, and
+    the Ephraim-Malah log-MMSE gain (in low-SNR frames mixed with the
+    decoded / noisy ratio), floored and capped at 1, scales the input's own
+    STFT (`enhancement_gain`), so no
     frequency band comes out louder than it went in. Both are vqkeras options,
     not part of the paper. Defaults are the paper's configuration:
     hop 128, log1p input, mean-removal CNN encoder 257-200-200-150-150-128-128
