@@ -9,7 +9,8 @@ recomputes the gain in numpy and resynthesises the input's own STFT
 (`SpectralResynthesis(scale_input=True)`), so one variant costs little more
 than scoring it. Prints PESQ and STOI per SNR for each variant. A variant is
 a dict of settings for `numpy_gain`; `baseline` is the current default
-(`LOGMMSE_DEFAULTS`), which `numpy_gain` reproduces. Tune on `--noises val`
+(`LOGMMSE_DEFAULTS`, translated by `numpy_settings`), which `numpy_gain`
+reproduces. Tune on `--noises val`
 only; confirm the choice once on `--noises test`.
 """
 import argparse
@@ -179,6 +180,22 @@ def numpy_gain(noisy, decoded, s, z=None, zq=None, oracle=None):
 
 
 # ------------------------------------------------------------ evaluation
+def numpy_settings(logmmse):
+    """The model's `logmmse` settings in `numpy_gain`'s terms: the
+    presence-weighted noise becomes `spp="gerkmann"` and the low-SNR mix
+    `mix_dg="snr"`, so `baseline` is the model's own gain. A variant turns
+    either off with `{"spp": null}` or `{"mix_dg": null}`."""
+    s = dict(logmmse)
+    if s.get("noise_presence_window_frames", 0) > 0:
+        s.update(spp="gerkmann", spp_window=s["noise_presence_window_frames"],
+                 spp_xi_db=s["noise_presence_snr_db"], spp_smooth=3,
+                 spp_iter=s["noise_presence_iterations"])
+    if s.get("decoder_mix", 0.0) > 0.0:
+        s.update(mix_dg="snr", mix_share=s["decoder_mix"],
+                 mix_snr_db=[s["decoder_mix_low_db"], s["decoder_mix_high_db"]])
+    return s
+
+
 def cache_outputs(model, noisy, path):
     from vqkeras.inference import run_model as run_outputs
 
@@ -209,7 +226,6 @@ def main():
     from vqkeras.api import load_model
     from vqkeras.evaluation.metrics import pesq_wb, stoi
     from vqkeras.layers.spectral_resynthesis import SpectralResynthesis
-    from vqkeras.models.vq_enhancer_model import LOGMMSE_DEFAULTS
 
     labels, _ = build_sets(args.noises, args.items, ["noise"])["noise"]
     items, noisy, clean = load_set(labels, 16000)
@@ -223,7 +239,7 @@ def main():
     cached = cache_outputs(model, noisy, os.path.join(
         folder, f"{args.noises}_{args.items}_{tag}.npz"))
     synth = SpectralResynthesis(model.fft_length, model.hop_length, scale_input=True)
-    base = dict(model.logmmse)
+    base = numpy_settings(model.logmmse)
     variants = {"baseline": {}}
     if args.variants:
         variants.update(json.loads(args.variants))
