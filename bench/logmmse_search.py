@@ -14,6 +14,7 @@ reproduces. Tune on `--noises val`
 only; confirm the choice once on `--noises test`.
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -236,8 +237,12 @@ def main():
     folder = os.path.join(ROOT, "runs", "logmmse_search")
     os.makedirs(folder, exist_ok=True)
     tag = "_".join(f"{v:g}" for v in args.snrs)
+    # the cache is per model file: another model's outputs are never reused
+    from vqkeras.api import BUNDLED
+    with open(args.model or BUNDLED["se"], "rb") as f:
+        model_tag = hashlib.sha1(f.read()).hexdigest()[:12]
     cached = cache_outputs(model, noisy, os.path.join(
-        folder, f"{args.noises}_{args.items}_{tag}.npz"))
+        folder, f"{args.noises}_{args.items}_{tag}_{model_tag}.npz"))
     synth = SpectralResynthesis(model.fft_length, model.hop_length, scale_input=True)
     base = numpy_settings(model.logmmse)
     variants = {"baseline": {}}
