@@ -1,7 +1,7 @@
 """Search over the `logmmse_prior` gain of the bundled enhancer, per SNR.
 
     nice -n 10 python bench/logmmse_search.py [--noises val] [--items 12]
-        [--snrs 0 5 10 20] [--variants NAME ...] [--model M.keras]
+        [--snrs 0 5 10 20] [--variants NAME ...] [--model M.keras] [--dnsmos]
 
 The model runs once per item (its features, decoded magnitude and latent
 codes are cached under runs/logmmse_search/); each variant then only
@@ -176,6 +176,16 @@ def numpy_gain(noisy, decoded, s, z=None, zq=None, oracle=None):
         else:
             gain = np.maximum(gain, dg) if s["mix_dg"] == "max" else np.sqrt(gain * dg)
     floor = 10 ** (s["gain_floor_db"] / 20)
+    if s.get("noise_floor_db") is not None:
+        # experimental: a deeper floor where the input holds no speech (the
+        # a-posteriori presence of `spp_noise`, against the final noise),
+        # the usual floor where it does; geometric blend per bin
+        x1 = 10 ** (s.get("spp_xi_db", 15) / 10)
+        g = smooth(power, s.get("floor_smooth", 3)) / noise
+        p = 1 / (1 + (1 + x1) * np.exp(-np.minimum(g * x1 / (1 + x1), 700)))
+        if s.get("floor_frame"):
+            p = np.repeat(np.mean(p, -1, keepdims=True), p.shape[-1], -1)
+        floor = 10 ** ((p * s["gain_floor_db"] + (1 - p) * s["noise_floor_db"]) / 20)
     gain = np.clip(gain, floor, 1.0)
     return gain.astype(np.float32)
 
@@ -219,6 +229,7 @@ def main():
     p.add_argument("--snrs", type=float, nargs="+", default=[0, 5, 10, 20])
     p.add_argument("--variants", help="JSON {name: settings} added to the defaults")
     p.add_argument("--model", default=None)
+    p.add_argument("--dnsmos", action="store_true", help="also print DNSMOS OVRL per SNR")
     args = p.parse_args()
 
     from keras import ops
@@ -248,13 +259,19 @@ def main():
     variants = {"baseline": {}}
     if args.variants:
         variants.update(json.loads(args.variants))
+    dnsmos = None
+    if args.dnsmos:
+        from vqkeras.data.validation_split import default_split
+        from vqkeras.evaluation.dnsmos import DNSMOS
+        dnsmos = DNSMOS(default_split(os.path.join(os.path.dirname(ROOT), "shared", "data"))["dnsmos_model"],
+                        num_threads=1)
     levels = sorted(set(snr))
     header = "".join(f"{v:>7g}dB" for v in levels)
     print(f"{'variant':<28s} PESQ {header}    mean | STOI {header}    mean", flush=True)
     for name, settings in variants.items():
         start = time.time()
         s = dict(base, **settings)
-        pesq_values, stoi_values = [], []
+        pesq_values, stoi_values, dnsmos_values = [], [], []
         for c, w, out in zip(clean, noisy, cached):
             oracle = None
             if s.get("oracle_noise") or s.get("oracle_prior"):
@@ -264,11 +281,17 @@ def main():
             e = ops.convert_to_numpy(synth(gain[None], w[None], np.array([len(w)], np.int32)))[0]
             pesq_values.append(pesq_wb(c, e))
             stoi_values.append(stoi(c, e))
+            if dnsmos is not None:
+                dnsmos_values.append(dnsmos.score(e, 16000)["ovrl"])
         pv, sv = np.array(pesq_values), np.array(stoi_values)
         prow = "".join(f"{np.nanmean(pv[snr == v]):>9.3f}" for v in levels)
         srow = "".join(f"{np.nanmean(sv[snr == v]):>9.3f}" for v in levels)
         print(f"{name:<28s}      {prow} {np.nanmean(pv):7.3f} |      {srow} {np.nanmean(sv):7.3f}"
               f"   ({time.time() - start:.0f} s)", flush=True)
+        if dnsmos is not None:
+            dv = np.array(dnsmos_values)
+            drow = "".join(f"{np.nanmean(dv[snr == v]):>9.3f}" for v in levels)
+            print(f"{'':<28s} DNSMOS {drow} {np.nanmean(dv):7.3f}", flush=True)
 
 
 if __name__ == "__main__":
