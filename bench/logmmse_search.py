@@ -65,6 +65,15 @@ def smooth_freq(gain, bins):
     return moving_mean(gain.T, bins)[0].T
 
 
+def posterior_presence(power, noise, xi_db, frames):
+    """A-posteriori speech presence per bin with a fixed typical speech SNR
+    of `xi_db` (Gerkmann and Hendriks 2012), from the power smoothed over
+    `frames` frames."""
+    x1 = 10 ** (xi_db / 10)
+    g = smooth(power, frames) / noise
+    return 1 / (1 + (1 + x1) * np.exp(-g * x1 / (1 + x1)))
+
+
 def min_stats(power, s):
     smoothed = smooth(power, s["noise_smooth_frames"])
     minimum = minimum_filter1d(smoothed, s["noise_window_frames"], axis=0, mode="nearest")
@@ -94,15 +103,9 @@ def spp_noise(power, prior, noise, smoothed, s):
     elif spp_mode == "hard":
         p = (xi_p > s.get("spp_c", 1.0)).astype(float)
     elif spp_mode == "gerkmann":
-        # a-posteriori SPP with a fixed typical speech SNR (Gerkmann and
-        # Hendriks 2012), computed from the smoothed power
-        x1 = 10 ** (s.get("spp_xi_db", 15) / 10)
-        g = smooth(power, s.get("spp_smooth", 1)) / noise
-        p = 1 / (1 + (1 + x1) * np.exp(-g * x1 / (1 + x1)))
+        p = posterior_presence(power, noise, s.get("spp_xi_db", 15), s.get("spp_smooth", 1))
     elif spp_mode == "both":
-        x1 = 10 ** (s.get("spp_xi_db", 15) / 10)
-        g = smooth(power, s.get("spp_smooth", 1)) / noise
-        pg = 1 / (1 + (1 + x1) * np.exp(-g * x1 / (1 + x1)))
+        pg = posterior_presence(power, noise, s.get("spp_xi_db", 15), s.get("spp_smooth", 1))
         pm = xi_p / (xi_p + s.get("spp_c", 1.0))
         p = np.maximum(pg, pm) if s.get("spp_join", "max") == "max" else pg * pm
     # spread presence in time (speech is present near where it is sure)
@@ -180,9 +183,7 @@ def numpy_gain(noisy, decoded, s, z=None, zq=None, oracle=None):
         # experimental: a deeper floor where the input holds no speech (the
         # a-posteriori presence of `spp_noise`, against the final noise),
         # the usual floor where it does; geometric blend per bin
-        x1 = 10 ** (s.get("spp_xi_db", 15) / 10)
-        g = smooth(power, s.get("floor_smooth", 3)) / noise
-        p = 1 / (1 + (1 + x1) * np.exp(-np.minimum(g * x1 / (1 + x1), 700)))
+        p = posterior_presence(power, noise, s.get("spp_xi_db", 15), s.get("floor_smooth", 3))
         if s.get("floor_frame"):
             p = np.repeat(np.mean(p, -1, keepdims=True), p.shape[-1], -1)
         floor = 10 ** ((p * s["gain_floor_db"] + (1 - p) * s["noise_floor_db"]) / 20)
@@ -261,10 +262,10 @@ def main():
         variants.update(json.loads(args.variants))
     dnsmos = None
     if args.dnsmos:
+        from enhancement_quality import SHARED
         from vqkeras.data.validation_split import default_split
         from vqkeras.evaluation.dnsmos import DNSMOS
-        dnsmos = DNSMOS(default_split(os.path.join(os.path.dirname(ROOT), "shared", "data"))["dnsmos_model"],
-                        num_threads=1)
+        dnsmos = DNSMOS(default_split(SHARED)["dnsmos_model"], num_threads=1)
     levels = sorted(set(snr))
     header = "".join(f"{v:>7g}dB" for v in levels)
     print(f"{'variant':<28s} PESQ {header}    mean | STOI {header}    mean", flush=True)
